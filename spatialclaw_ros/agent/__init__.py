@@ -1,0 +1,1 @@
+"""The code-as-action agent loop (ROS-free)."""

@@ -1,0 +1,198 @@
+"""One configuration for the node and the CLI, read from the node's ROS parameter YAML.
+
+``config/agent.yaml`` is a normal ROS 2 parameter file (``spatialclaw_agent: ros__parameters:``);
+nested keys become dotted parameter names (``vlm.base_url``). The CLI reads the same file, so a
+setting means the same thing in ``ros2 launch`` and in ``spatialclaw query``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+NODE_NAME = "spatialclaw_agent"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "agent.yaml"
+
+
+@dataclass
+class TopicsConfig:
+    """Input topics (remap them or set them here)."""
+
+    color: str = "/camera/color/image_raw"
+    depth: str = "/camera/aligned_depth_to_color/image_raw"
+    camera_info: str = "/camera/color/camera_info"
+    labels: str = ""            # instance-label image (simulation); "" = none
+    compressed: bool = False    # subscribe to <color>/compressed instead of raw
+
+
+@dataclass
+class VlmConfig:
+    """The OpenAI-compatible VLM endpoint (vLLM first)."""
+
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = ""             # "": the first model the server lists
+    api_key_env: str = "SPATIALCLAW_VLM_API_KEY"
+    temperature: float = 0.2
+    max_tokens: int = 1024
+    timeout_s: float = 60.0
+    retries: int = 3
+    max_images_per_step: int = 2
+    max_images_per_query: int = 16
+    image_max_side: int = 640
+
+
+@dataclass
+class AgentConfig:
+    """The agent loop."""
+
+    executor: str = "code"
+    max_steps: int = 30
+    query_timeout_s: float = 300.0
+    cell_timeout_s: float = 30.0
+    max_concurrent_queries: int = 1
+    max_queued_queries: int = 4
+    transcript_dir: str = "~/.spatialclaw/transcripts"
+    output_max_chars: int = 4000
+
+
+@dataclass
+class SandboxConfig:
+    """Isolation of the kernel that runs model-written code."""
+
+    mode: str = "auto"          # auto: use every layer the OS offers; strict: refuse if one is missing; off
+    pool_size: int = 1          # pre-warmed kernels
+    memory_mb: int = 4096       # RLIMIT_AS
+    cpu_s: int = 120            # RLIMIT_CPU per kernel
+    max_open_files: int = 256
+    max_file_mb: int = 256      # RLIMIT_FSIZE
+    max_processes: int = 64     # RLIMIT_NPROC (per user; effective in a user namespace)
+
+
+@dataclass
+class KeyframeConfig:
+    """Which frames are kept for queries."""
+
+    min_interval_s: float = 0.5
+    min_translation_m: float = 0.05
+    min_rotation_deg: float = 5.0
+    max_frames: int = 64
+    memory_cap_mb: int = 512
+    sync_tolerance_s: float = 0.02
+    max_query_frames: int = 8   # frames handed to one query (evenly spread over the window)
+
+
+@dataclass
+class PerceptionConfig:
+    """Where depth and masks come from."""
+
+    depth_backend: str = "auto"     # auto (sensor where depth exists, else da3), sensor, da3
+    segment_backend: str = "auto"   # auto (labels where a label topic exists, else sam3), labels, sam3
+    runtime: str = "onnxruntime"    # tensorrt, onnxruntime, torch
+    engine_dir: str = "~/.spatialclaw/engines"
+    da3_model: str = "da3-small"
+    sam3_bpe_path: str = ""
+
+
+@dataclass
+class Config:
+    """Everything the node and the CLI are configured with."""
+
+    fixed_frame: str = "odom"
+    topics: TopicsConfig = field(default_factory=TopicsConfig)
+    vlm: VlmConfig = field(default_factory=VlmConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    keyframes: KeyframeConfig = field(default_factory=KeyframeConfig)
+    perception: PerceptionConfig = field(default_factory=PerceptionConfig)
+
+    def to_flat(self) -> dict[str, Any]:
+        """Dotted parameter names to values, as the node declares them."""
+        return _flatten(dataclasses.asdict(self))
+
+    @classmethod
+    def from_flat(cls, flat: dict[str, Any]) -> "Config":
+        """Build from dotted parameter names; unknown names raise ValueError."""
+        cfg = cls()
+        for key, value in flat.items():
+            _set_dotted(cfg, key, value)
+        return cfg
+
+
+class ConfigError(ValueError):
+    """The configuration file or an override is invalid."""
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, name + "."))
+        else:
+            out[name] = v
+    return out
+
+
+def _set_dotted(cfg: Any, key: str, value: Any) -> None:
+    obj = cfg
+    parts = key.split(".")
+    for part in parts[:-1]:
+        if not hasattr(obj, part) or not dataclasses.is_dataclass(getattr(obj, part)):
+            raise ConfigError(f"unknown parameter '{key}'")
+        obj = getattr(obj, part)
+    names = {f.name: f for f in fields(obj)}
+    leaf = parts[-1]
+    if leaf not in names or dataclasses.is_dataclass(getattr(obj, leaf)):
+        raise ConfigError(f"unknown parameter '{key}'")
+    current = getattr(obj, leaf)
+    try:
+        if isinstance(current, bool):
+            if not isinstance(value, bool):
+                raise TypeError
+        elif isinstance(current, int):
+            if isinstance(value, bool) or int(value) != value:
+                raise TypeError
+            value = int(value)
+        elif isinstance(current, float):
+            if isinstance(value, bool):
+                raise TypeError
+            value = float(value)
+        elif isinstance(current, str):
+            if not isinstance(value, str):
+                raise TypeError
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"parameter '{key}' must be {type(current).__name__}, got {value!r}") from None
+    setattr(obj, leaf, value)
+
+
+def load_config(path: str | os.PathLike[str] | None = None,
+                overrides: dict[str, Any] | None = None) -> Config:
+    """Read a ROS parameter YAML (default: config/agent.yaml) and apply dotted overrides."""
+    p = Path(path) if path else DEFAULT_CONFIG
+    flat: dict[str, Any] = {}
+    if p.exists():
+        try:
+            doc = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+        node = doc.get(NODE_NAME, doc.get("/**", doc))
+        params = node.get("ros__parameters", node) if isinstance(node, dict) else None
+        if not isinstance(params, dict):
+            raise ConfigError(f"{p}: expected '{NODE_NAME}: ros__parameters: ...'")
+        flat = _flatten(params)
+    elif path:
+        raise ConfigError(f"config file not found: {p}")
+    flat.update(overrides or {})
+    cfg = Config.from_flat(flat)
+    env_url = os.environ.get("SPATIALCLAW_VLM_URL")
+    env_model = os.environ.get("SPATIALCLAW_VLM_MODEL")
+    if env_url and "vlm.base_url" not in (overrides or {}):
+        cfg.vlm.base_url = env_url
+    if env_model and "vlm.model" not in (overrides or {}):
+        cfg.vlm.model = env_model
+    return cfg

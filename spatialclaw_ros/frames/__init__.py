@@ -1,0 +1,1 @@
+"""Camera frames, TF and image conversion, without ROS."""
