@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=${VENV:-$ROOT/.venv}
 PY=${PYTHON:-python3}
+# One set-up at a time per checkout (pip into one venv twice at once corrupts it).
+mkdir -p "$ROOT/build"
+exec 9>"$ROOT/build/.setup.lock"
+flock 9
 step() { printf '\033[1m[setup %s] %s\033[0m\n' "$(date +%H:%M:%S)" "$*"; }
 
 if [ -n "${ROS_DISTRO:-}" ]; then
