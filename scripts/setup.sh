@@ -53,7 +53,7 @@ if grep -rlq /opt/python/cp311-cp311 "$VENV/share" --include=*.cmake 2>/dev/null
     -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$NPINC#g"
 fi
 
-IFACE_HASH=$( (cat package.xml CMakeLists.txt msg/*.msg srv/*.srv action/*.action third_party/tf2_msgs/msg/*.msg; find config launch scripts -maxdepth 1 -type f | sort) | sha256sum | cut -c1-16)
+IFACE_HASH=$( (cat package.xml CMakeLists.txt msg/*.msg srv/*.srv action/*.action third_party/tf2_msgs/msg/*.msg; find config launch scripts -maxdepth 1 -type f 2>/dev/null | sort || true) | sha256sum | cut -c1-16)
 if ! stamp_ok "$ROOT/install/.spatialclaw-ifaces" "$IFACE_HASH"; then
   step "building interfaces with colcon (spatialclaw_ros, tf2_msgs; about 40 s)"
   # CMake refuses include paths inside the source tree, and .venv lives in the repo: build from a
