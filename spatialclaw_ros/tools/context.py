@@ -28,3 +28,7 @@ class KernelContext:
     metadata: dict[str, Any] = field(default_factory=dict)
     call_parent: ParentCall | None = None
     scratch_dir: str = ""
+    # Added for tools.Geometry's robot frame (REP-103 base: x forward, y left, z up): the base frame id
+    # and T_fixed_base (4x4) looked up at each keyframe's stamp, or None. Empty: no robot frame known.
+    base_frame: str = ""
+    base_poses: list[np.ndarray | None] = field(default_factory=list)

@@ -1,0 +1,344 @@
+"""One running query: its VLM conversation, kernel, budgets, progress and transcript.
+
+The executors (executors.py) drive a :class:`QueryRun`; everything they share lives here: calling the
+VLM with cancellation and the query deadline, running a cell with the static check first, checking
+ReturnAnswer against the expected type, the ``vlm`` side-query handler and the stage timings.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from spatialclaw_ros.agent.answers import AnswerMismatch, AnswerValidator
+from spatialclaw_ros.agent.feedback import ImageBudget, _get
+from spatialclaw_ros.agent.types import Answer, Phase, QueryRequest, StepProgress
+from spatialclaw_ros.agent.transcript import Transcript
+from spatialclaw_ros.config import Config
+from spatialclaw_ros.errors import (KernelDiedError, QueryCanceledError, QueryTimeoutError,
+                                    SpatialClawError, VlmError)
+from spatialclaw_ros.frames.types import Frame
+from spatialclaw_ros.vlm.client import ChatReply, VlmClient, VlmUsage
+from spatialclaw_ros.vlm.conversation import Conversation, jpeg_data_url
+
+log = logging.getLogger(__name__)
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.DOTALL)
+
+
+def extract_code(text: str) -> tuple[str, str]:
+    """(purpose, code of the last ```python block); code is "" when the reply has none."""
+    text = text or ""
+    blocks = [m for m in _FENCE.finditer(text) if m.group(1).lower() in ("python", "py", "python3", "")]
+    if not blocks:
+        return text.strip()[:300], ""
+    purpose = text[:blocks[0].start()].strip() or text[blocks[-1].end():].strip()
+    return purpose[:300], blocks[-1].group(2).strip("\n")
+
+
+@dataclass
+class Outcome:
+    """What an executor produced: an answer, or an error; steps used and notes either way."""
+
+    answer: Answer | None = None
+    error: SpatialClawError | None = None
+    steps_used: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CellOutcome:
+    """A cell's result plus the validated answer or why it was rejected."""
+
+    result: Any                      # kernel CellResult, or None when the static check refused the code
+    problems: list[str] = field(default_factory=list)
+    answer: Answer | None = None
+    answer_error: str = ""
+
+
+class QueryRun:
+    """State of one query shared by the executors."""
+
+    def __init__(self, request: QueryRequest, frames: list[Frame], cfg: Config, *,
+                 metadata: dict[str, Any], validator: AnswerValidator, max_steps: int,
+                 deadline: float, cancel: threading.Event, transcript: Transcript,
+                 vlm: VlmClient | None, on_progress: Callable[[StepProgress], None] | None) -> None:
+        self.request = request
+        self.frames = frames
+        self.cfg = cfg
+        self.metadata = metadata
+        self.validator = validator
+        self.max_steps = max_steps
+        self.deadline = deadline
+        self.cancel = cancel
+        self.transcript = transcript
+        self.session: Any = None
+        self._vlm = vlm
+        self._owns_vlm = vlm is None
+        self._usage0 = dataclasses.replace(vlm.usage) if vlm is not None else None
+        self.on_progress = on_progress
+        self.t0 = time.monotonic()
+        self.budget = ImageBudget(cfg.vlm.max_images_per_step, cfg.vlm.max_images_per_query,
+                                  cfg.vlm.image_max_side)
+        self.kernel_s = 0.0
+        self.parent_s = 0.0          # time spent in parent handlers during cells
+        self.perception_s = 0.0
+        self.side_queries = 0
+        self.notes: list[str] = []
+        self._vlm_lock = threading.Lock()
+
+    # -- basics --------------------------------------------------------------------------------
+    @property
+    def vlm(self) -> VlmClient:
+        """The query's VLM client (made on first use, so a given program needs no server)."""
+        with self._vlm_lock:
+            if self._vlm is None:
+                self._vlm = VlmClient(self.cfg.vlm)
+            return self._vlm
+
+    @property
+    def vlm_used(self) -> bool:
+        """Whether the VLM client was made (or given)."""
+        return self._vlm is not None
+
+    def vlm_usage(self) -> VlmUsage:
+        """VLM calls, tokens and seconds of this query (a shared client's earlier use excluded)."""
+        if self._vlm is None:
+            return VlmUsage()
+        u, u0 = self._vlm.usage, self._usage0 or VlmUsage()
+        return VlmUsage(calls=u.calls - u0.calls, prompt_tokens=u.prompt_tokens - u0.prompt_tokens,
+                        completion_tokens=u.completion_tokens - u0.completion_tokens,
+                        seconds=u.seconds - u0.seconds)
+
+    def close(self) -> None:
+        """Close what the run made itself."""
+        if self._owns_vlm and self._vlm is not None:
+            self._vlm.close()
+
+    def elapsed(self) -> float:
+        """Seconds since the query started."""
+        return time.monotonic() - self.t0
+
+    def check_stop(self) -> None:
+        """Raise when the query was canceled or ran past its deadline."""
+        if self.cancel.is_set():
+            raise QueryCanceledError("the query was canceled")
+        if time.monotonic() > self.deadline:
+            raise QueryTimeoutError(self.timeout_message())
+
+    def timeout_message(self) -> str:
+        """What a timeout result says."""
+        limit = self.request.timeout_s or self.cfg.agent.query_timeout_s
+        return (f"the query ran past its {limit:.0f} s limit (raise timeout_s in the request or "
+                "agent.query_timeout_s)")
+
+    def progress(self, step: int, phase: Phase, *, purpose: str = "", code: str = "",
+                 output: str = "") -> None:
+        """Report progress to the caller (errors in the callback are logged, not raised)."""
+        if self.on_progress is None:
+            return
+        try:
+            self.on_progress(StepProgress(step=step, max_steps=self.max_steps, phase=phase,
+                                          purpose=purpose[:200], code_excerpt=code[:400],
+                                          output_excerpt=output[:400], elapsed_s=self.elapsed()))
+        except Exception:  # noqa: BLE001 - a progress sink must not break the query
+            log.exception("progress callback failed")
+
+    # -- conversation --------------------------------------------------------------------------
+    def say(self, conv: Conversation, role: str, text: str, image_urls: list[str] | None = None,
+            titles: list[str] | None = None, **meta: Any) -> None:
+        """Append a message to the conversation and the transcript."""
+        if role == "system":
+            conv.add_system(text)
+        elif role == "user":
+            conv.add_user(text, image_urls)
+        else:
+            raise ValueError(role)
+        self.transcript.message(role, text, image_urls, titles, **meta)
+
+    def input_images(self, count: int) -> tuple[list[str], list[str]]:
+        """Data URLs and titles of the first ``count`` keyframes."""
+        urls, titles = [], []
+        t0 = self.frames[0].stamp_ns if self.frames else 0
+        for i, f in enumerate(self.frames[:count]):
+            urls.append(jpeg_data_url(f.rgb, self.cfg.vlm.image_max_side))
+            titles.append(f"InputImages[{i}] t={(f.stamp_ns - t0) * 1e-9:.2f}s")
+        self.budget.sent += len(urls)
+        return urls, titles
+
+    def initial_image_count(self) -> int:
+        """Keyframes attached to the first step: room in the query budget minus one step's worth."""
+        per_q, per_s = self.cfg.vlm.max_images_per_query, self.cfg.vlm.max_images_per_step
+        if per_q <= 0:
+            return 0
+        return min(len(self.frames), max(1, per_q - per_s))
+
+    def chat(self, conv: Conversation, *, step: int, phase: Phase,
+             tools: list[dict[str, Any]] | None = None, tool_choice: Any = None,
+             stream_progress: bool = False) -> ChatReply:
+        """One VLM call under the query's cancel event and deadline; the reply is transcribed."""
+        self.check_stop()
+        self.progress(step, phase)
+        on_delta = None
+        if stream_progress and self.on_progress is not None:
+            buf: list[str] = []
+            last = [0.0]
+
+            def on_delta(piece: str) -> None:
+                buf.append(piece)
+                now = time.monotonic()
+                if now - last[0] > 0.25:
+                    last[0] = now
+                    self.progress(step, Phase.GENERATING, code="".join(buf)[-400:])
+        reply = self.vlm.chat(conv, tools=tools, tool_choice=tool_choice, cancel=self.cancel,
+                              deadline=self.deadline, stream=on_delta is not None, on_delta=on_delta)
+        conv.add_assistant(reply.text, reply.tool_calls or None)
+        self.transcript.message("assistant", reply.text, step=step, phase=phase.value,
+                                duration_s=reply.duration_s, prompt_tokens=reply.prompt_tokens,
+                                completion_tokens=reply.completion_tokens,
+                                finish_reason=reply.finish_reason, tool_calls=reply.tool_calls,
+                                images_in_request=conv.image_count())
+        if reply.trimmed:
+            self.notes.append(f"conversation trimmed {reply.trimmed}x to fit the model's context")
+        return reply
+
+    # -- kernel --------------------------------------------------------------------------------
+    def run_cell(self, code: str, step: int) -> CellOutcome:
+        """Static check, then run the code in the kernel; validate ReturnAnswer if it was called."""
+        from spatialclaw_ros.kernel import check_code
+
+        self.check_stop()
+        self.progress(step, Phase.CHECKING, code=code)
+        problems = list(check_code(code))
+        if problems:
+            self.transcript.add("cell", step=step, code=code, problems=problems, duration_s=0.0)
+            return CellOutcome(result=None, problems=problems)
+        self.progress(step, Phase.EXECUTING, code=code)
+        remaining = self.deadline - time.monotonic()
+        timeout = max(0.5, min(self.cfg.agent.cell_timeout_s, remaining))
+        stop_watch = threading.Event()
+
+        def watch() -> None:
+            while not stop_watch.wait(0.05):
+                if self.cancel.is_set() or time.monotonic() > self.deadline:
+                    try:
+                        self.session.cancel()
+                    except Exception:  # noqa: BLE001 - best effort
+                        log.debug("session.cancel failed", exc_info=True)
+                    return
+
+        watcher = threading.Thread(target=watch, name="cell-watch", daemon=True)
+        watcher.start()
+        parent_before = self.parent_s
+        try:
+            res = self.session.run_cell(code, timeout)
+        except SpatialClawError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the kernel layer failed: the query cannot go on
+            raise KernelDiedError(f"the kernel failed and could not be restored: {exc}") from exc
+        finally:
+            stop_watch.set()
+            watcher.join()
+        duration = float(_get(res, "duration_s", 0.0) or 0.0)
+        self.kernel_s += max(0.0, duration - (self.parent_s - parent_before))
+        self.check_stop()
+        if _get(res, "crashed") and not _get(res, "restored") and _dead(self.session):
+            raise KernelDiedError("the kernel died and could not be restored: "
+                                  + (_get(res, "error", "") or "no details")[:500])
+        out = CellOutcome(result=res)
+        raw = _get(res, "answer")
+        if raw:
+            try:
+                out.answer = self.validator.validate(dict(raw))
+            except AnswerMismatch as exc:
+                out.answer_error = (f"ReturnAnswer({_short_kwargs(raw)}) was rejected: {exc}. The query "
+                                    "is not finished; call ReturnAnswer again with a valid value.")
+        self._transcribe_cell(step, code, res, out)
+        return out
+
+    def _transcribe_cell(self, step: int, code: str, res: Any, out: CellOutcome) -> None:
+        from spatialclaw_ros.agent.feedback import describe_variables
+
+        ids = []
+        for img in _get(res, "images", None) or []:
+            data = _get(img, "jpeg", None) or _get(img, "data", None)
+            if data:
+                ids.append(self.transcript.image(jpeg_data_url(data, 100000), _get(img, "title", "") or ""))
+        self.transcript.add("cell", step=step, code=code, stdout=_get(res, "stdout", ""),
+                            stderr=_get(res, "stderr", ""), error=_get(res, "error", ""),
+                            variables=describe_variables(_get(res, "variables", None)),
+                            images=ids, duration_s=_get(res, "duration_s", 0.0),
+                            timed_out=bool(_get(res, "timed_out")), crashed=bool(_get(res, "crashed")),
+                            restored=list(_get(res, "restored", None) or []),
+                            answer=_get(res, "answer"))
+        if out.answer is not None:
+            self.transcript.add("answer", step=step, text=out.answer.text, answer=out.answer.to_dict())
+        elif out.answer_error:
+            self.transcript.add("rejected", step=step, text=out.answer_error)
+
+    # -- parent handlers -----------------------------------------------------------------------
+    def wrap_handler(self, name: str, fn: Callable[[dict], Any]) -> Callable[[dict], Any]:
+        """Time a parent handler (perception.* count as perception time) and stop on cancel."""
+        def handler(payload: dict) -> Any:
+            self.check_stop()
+            t = time.monotonic()
+            try:
+                return fn(payload)
+            finally:
+                dt = time.monotonic() - t
+                self.parent_s += dt
+                if name.startswith("perception"):
+                    self.perception_s += dt
+        return handler
+
+    def vlm_side_query(self, payload: dict) -> dict[str, Any]:
+        """The ``vlm`` handler: a side question from the kernel, counted in the query's VLM usage."""
+        if not isinstance(payload, dict) or not isinstance(payload.get("prompt"), str) \
+                or not payload["prompt"].strip():
+            raise ValueError("vlm(prompt, images=None): prompt must be a non-empty str")
+        max_side_queries = max(1, 2 * self.max_steps)
+        if self.side_queries >= max_side_queries:
+            raise RuntimeError(f"vlm() side-query budget used up ({max_side_queries} per query)")
+        self.side_queries += 1
+        images = list(payload.get("images") or [])
+        cap = max(0, min(self.cfg.vlm.max_images_per_step, self.cfg.vlm.max_images_per_query))
+        if len(images) > cap:
+            raise ValueError(f"vlm() takes at most {cap} images per call (vlm.max_images_per_step)")
+        urls = [jpeg_data_url(img, self.cfg.vlm.image_max_side) for img in images]
+        conv = Conversation()
+        conv.add_system("Answer the question about the image(s) briefly and precisely.")
+        conv.add_user(payload["prompt"], urls)
+        self.transcript.message("user", payload["prompt"], urls, phase="vlm side query")
+        try:
+            reply = self.vlm.chat(conv, cancel=self.cancel, deadline=self.deadline)
+        except VlmError as exc:
+            raise RuntimeError(f"vlm() failed: {exc.message}") from None
+        self.transcript.message("assistant", reply.text, phase="vlm side query",
+                                duration_s=reply.duration_s, prompt_tokens=reply.prompt_tokens,
+                                completion_tokens=reply.completion_tokens)
+        return {"text": reply.text}
+
+
+def _dead(session: Any) -> bool:
+    alive = getattr(session, "alive", None)
+    if alive is None:
+        return False
+    return not (alive() if callable(alive) else alive)
+
+
+def _short_kwargs(raw: Any) -> str:
+    try:
+        items = dict(raw)
+    except (TypeError, ValueError):
+        return repr(raw)[:120]
+    parts = []
+    for k, v in items.items():
+        if v is None:
+            continue
+        r = repr(v.tolist() if hasattr(v, "tolist") else v)
+        parts.append(r[:60] if k == "value" else f"{k}={r[:60]}")
+    return ", ".join(parts)

@@ -1,0 +1,95 @@
+"""The kernel's ``Metadata`` dict and the answer spec, built from a request and its frames."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from spatialclaw_ros.agent.answers import AnswerSpec
+from spatialclaw_ros.agent.types import AnswerType, QueryRequest
+from spatialclaw_ros.frames.types import Frame
+
+
+def build_metadata(request: QueryRequest, frames: list[Frame], fixed_frame: str) -> dict[str, Any]:
+    """JSON-friendly facts the model may read as ``Metadata`` (no secrets, no arrays)."""
+    spec = answer_spec(request, frames, fixed_frame)
+    cams = []
+    for f in frames:
+        c = f.camera
+        cams.append({"frame_id": c.frame_id, "width": int(c.width), "height": int(c.height),
+                     "fx": c.fx, "fy": c.fy, "cx": c.cx, "cy": c.cy,
+                     "K": np.asarray(c.K, dtype=float).round(6).tolist(),
+                     "distortion_model": c.distortion_model})
+    t0 = frames[0].stamp_ns if frames else 0
+    return {
+        "question": request.question,
+        "answer_type": request.answer_type.value,
+        "choices": list(request.choices),
+        "expected_unit": spec.asked_unit or ("m" if spec.expected_kind == "length" else ""),
+        "fixed_frame": fixed_frame,
+        "num_frames": len(frames),
+        "stamps_ns": [int(f.stamp_ns) for f in frames],
+        "times_s": [round((f.stamp_ns - t0) * 1e-9, 3) for f in frames],
+        "camera_frame_ids": [f.camera.frame_id for f in frames],
+        "cameras": cams,
+        "has_depth": [f.depth is not None for f in frames],
+        "has_pose": [f.T_fixed_camera is not None for f in frames],
+        "has_labels": [f.labels is not None for f in frames],
+        "sources": sorted({f.source for f in frames if f.source}),
+    }
+
+
+def answer_spec(request: QueryRequest, frames: list[Frame], fixed_frame: str) -> AnswerSpec:
+    """What ReturnAnswer must satisfy for this request."""
+    return AnswerSpec(answer_type=request.answer_type, choices=list(request.choices),
+                      fixed_frame=fixed_frame, question=request.question,
+                      stamps_ns=[int(f.stamp_ns) for f in frames],
+                      camera_frames=[f.camera.frame_id for f in frames],
+                      poses=[f.T_fixed_camera for f in frames])
+
+
+def metadata_summary(md: dict[str, Any]) -> str:
+    """A compact text rendering of Metadata for prompts."""
+    lines = [f"- fixed_frame: {md['fixed_frame']}",
+             f"- num_frames: {md['num_frames']} (InputImages[0..{max(0, md['num_frames'] - 1)}])",
+             f"- times_s (relative to frame 0): {md['times_s']}",
+             f"- answer_type: {md['answer_type']}"]
+    if md.get("choices"):
+        lines.append(f"- choices: {md['choices']}")
+    if md.get("expected_unit"):
+        lines.append(f"- expected_unit: {md['expected_unit']}")
+    cams = md.get("cameras") or []
+    if cams:
+        c = cams[0]
+        same = all(x["width"] == c["width"] and x["height"] == c["height"] for x in cams)
+        lines.append(f"- image size: {c['width']}x{c['height']}" + ("" if same else " (varies)")
+                     + f", fx={c['fx']:.1f} fy={c['fy']:.1f} cx={c['cx']:.1f} cy={c['cy']:.1f}"
+                     + f", camera frame {c['frame_id']!r}")
+    lines.append(f"- depth sensor: {sum(md['has_depth'])}/{md['num_frames']} frames; "
+                 f"camera pose in {md['fixed_frame']}: {sum(md['has_pose'])}/{md['num_frames']}")
+    return "\n".join(lines)
+
+
+def validate_request(request: QueryRequest, frames: list[Frame]) -> str:
+    """The reason the request cannot run ("" if it can)."""
+    if not isinstance(request.question, str) or not request.question.strip():
+        return "the question is empty: ask something about what the cameras saw"
+    if len(request.question) > 4000:
+        return f"the question is {len(request.question)} characters long; keep it under 4000"
+    if not isinstance(request.answer_type, AnswerType):
+        return f"unknown answer_type {request.answer_type!r}; use one of {[t.value for t in AnswerType]}"
+    if request.answer_type == AnswerType.CHOICE and len(request.choices) < 2:
+        return "answer_type 'choice' needs at least 2 choices"
+    if any(not isinstance(c, str) or not c.strip() for c in request.choices):
+        return "choices must be non-empty strings"
+    if len({c.strip().lower() for c in request.choices}) != len(request.choices):
+        return "choices must be distinct"
+    if request.choices and request.answer_type not in (AnswerType.CHOICE, AnswerType.AUTO):
+        return f"choices were given but answer_type is {request.answer_type.value!r}; use 'choice'"
+    if request.max_steps < 0:
+        return "max_steps must be >= 0 (0 = the configured default)"
+    if request.timeout_s < 0:
+        return "timeout_s must be >= 0 (0 = the configured default)"
+    if request.start_ns and request.end_ns and request.end_ns < request.start_ns:
+        return "end_ns is before start_ns"
+    return ""

@@ -1,0 +1,580 @@
+"""Read rosbag2 recordings (sqlite3 and MCAP; Humble, Jazzy, Kilted) into Frames with `rosbags`.
+
+``load_bag(path, cfg)`` reads in three passes so that memory stays bounded on long bags:
+
+1. /tf and /tf_static into a ``TfBuffer`` (no cache expiry: the whole bag);
+2. header stamps of colour, depth, camera_info and label messages (parsed from the CDR bytes,
+   no image decoding), matched by stamp (``StampSynchronizer``), the camera pose looked up in TF
+   at each stamp, keyframes chosen as for live data (``KeyframeSelector``) inside the window,
+   then spread over it up to ``keyframes.max_frames`` and the memory cap;
+3. only the chosen messages are deserialised and converted (``frame_from_messages``).
+
+The ``BagReport`` says which topics were used, what is missing and what the tools can still do.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from spatialclaw_ros.config import Config
+from spatialclaw_ros.errors import (
+    NoCameraInfoError,
+    NoFramesError,
+    NoTransformError,
+    SpatialClawError,
+)
+from spatialclaw_ros.frames.assemble import (
+    camera_frame_of,
+    frame_from_arrays,
+    lookup_camera_pose,
+    stamp_ns_of,
+)
+from spatialclaw_ros.frames.buffer import spread_indices
+from spatialclaw_ros.frames.images import (
+    ImageConversionError,
+    camera_model_from_info,
+    image_to_depth_m,
+    image_to_labels,
+    image_to_rgb,
+)
+from spatialclaw_ros.frames.keyframes import KeyframeSelector
+from spatialclaw_ros.frames.sync import StampSynchronizer, SyncStats
+from spatialclaw_ros.frames.tf import TfBuffer, TfEdgeInfo
+from spatialclaw_ros.frames.types import CameraModel, Frame
+
+NS_PER_S = 1_000_000_000
+IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED = "sensor_msgs/msg/CompressedImage"
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+TF_MSG = "tf2_msgs/msg/TFMessage"
+
+COLOR_CANDIDATES = (
+    "/camera/color/image_raw", "/camera/camera/color/image_raw", "/camera/rgb/image_raw",
+    "/camera/image_raw", "/camera/color/image_rect_color", "/camera/rgb/image_rect_color",
+    "/camera/image_rect_color", "/image_raw", "/image",
+)
+DEPTH_CANDIDATES = (
+    "/camera/aligned_depth_to_color/image_raw", "/camera/camera/aligned_depth_to_color/image_raw",
+    "/camera/depth_registered/image_raw", "/camera/depth_registered/image_rect",
+    "/camera/depth/image_raw", "/camera/depth/image_rect_raw", "/camera/depth/image",
+)
+LABEL_CANDIDATES = ("/camera/instance_labels",)
+
+
+class BagReadError(NoFramesError):
+    """The bag cannot be opened or read (missing, truncated, corrupt, unknown storage)."""
+
+
+@dataclass
+class TopicSummary:
+    """One topic in the bag."""
+
+    name: str
+    msgtype: str
+    count: int
+    rate_hz: float
+
+
+@dataclass
+class BagReport:
+    """What the bag holds, which topics were used, what is missing and what still works."""
+
+    path: str
+    storage: str
+    duration_s: float
+    start_ns: int
+    end_ns: int
+    topics: list[TopicSummary] = field(default_factory=list)
+    roles: dict[str, str] = field(default_factory=dict)        # color/depth/camera_info/labels
+    fixed_frame: str = ""
+    camera_frame: str = ""
+    tf_edges: list[TfEdgeInfo] = field(default_factory=list)
+    tf_frames: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)           # what a query lacks, one line each
+    notes: list[str] = field(default_factory=list)             # what the tools can still do
+    matched_frames: int = 0
+    keyframes_in_window: int = 0
+    frames_loaded: int = 0
+    frames_without_pose: int = 0
+    frames_without_depth: int = 0
+    frame_stamps_range_ns: tuple[int, int] | None = None     # frames loaded
+    color_stamps_range_ns: tuple[int, int] | None = None     # every matched colour frame
+    sync: SyncStats | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly dict (`spatialclaw info --json`)."""
+        return {
+            "path": self.path, "storage": self.storage, "duration_s": self.duration_s,
+            "start_ns": self.start_ns, "end_ns": self.end_ns,
+            "topics": [vars(t) for t in self.topics], "roles": dict(self.roles),
+            "fixed_frame": self.fixed_frame, "camera_frame": self.camera_frame,
+            "tf_frames": list(self.tf_frames),
+            "tf_tree": [{"parent": e.parent, "child": e.child, "static": e.static,
+                         "first_ns": e.first_ns, "last_ns": e.last_ns, "count": e.count}
+                        for e in self.tf_edges],
+            "missing": list(self.missing), "notes": list(self.notes),
+            "matched_frames": self.matched_frames,
+            "keyframes_in_window": self.keyframes_in_window,
+            "frames_loaded": self.frames_loaded,
+            "frames_without_pose": self.frames_without_pose,
+            "frames_without_depth": self.frames_without_depth,
+            "frame_stamps_range_ns": (list(self.frame_stamps_range_ns)
+                                      if self.frame_stamps_range_ns else None),
+            "color_stamps_range_ns": (list(self.color_stamps_range_ns)
+                                      if self.color_stamps_range_ns else None),
+            "sync": vars(self.sync) if self.sync else None,
+        }
+
+
+@dataclass
+class BagData:
+    """Frames chosen from a bag, the TF buffer and the report."""
+
+    frames: list[Frame]
+    tf: TfBuffer
+    report: BagReport
+    camera: CameraModel | None = None
+
+    @property
+    def fixed_frame(self) -> str:
+        """The frame poses are expressed in ("" when no frame has a pose)."""
+        return self.report.fixed_frame if any(
+            f.T_fixed_camera is not None for f in self.frames) else ""
+
+
+@dataclass
+class _Ref:
+    """Where one message sits in the bag, and its header."""
+
+    conn_id: int
+    logtime: int
+    stamp_ns: int
+    frame_id: str
+
+
+def load_bag(path: str | Path, cfg: Config, *, start_ns: int | None = None,
+             end_ns: int | None = None, color_topic: str | None = None,
+             depth_topic: str | None = None, camera_info_topic: str | None = None,
+             labels_topic: str | None = None, fixed_frame: str | None = None,
+             max_frames: int | None = None, select_keyframes: bool = True,
+             load_frames: bool = True) -> BagData:
+    """Read a rosbag2 bag into keyframes with poses in the fixed frame, plus a report.
+
+    Raises BagReadError (unreadable bag), NoFramesError (no colour topic or no frame in the
+    window), NoCameraInfoError (no usable CameraInfo) when ``load_frames`` is true.
+    ``select_keyframes=False`` keeps every matched frame (still capped by ``max_frames``).
+    """
+    from rosbags.highlevel import AnyReader
+    from rosbags.typesys import Stores, get_typestore
+
+    bag = Path(path).expanduser()
+    if not bag.exists():
+        raise BagReadError(f"bag '{bag}' does not exist")
+    fixed = (fixed_frame or cfg.fixed_frame).lstrip("/")
+    try:
+        reader = AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
+        reader.open()
+    except SpatialClawError:
+        raise
+    except Exception as exc:  # rosbags, sqlite3 and mcap raise many types for a broken file
+        raise BagReadError(_open_error(bag, exc)) from None
+    try:
+        return _load(reader, bag, cfg, fixed, start_ns, end_ns, color_topic, depth_topic,
+                     camera_info_topic, labels_topic, max_frames, select_keyframes, load_frames)
+    finally:
+        try:
+            reader.close()
+        except Exception:  # noqa: BLE001 - closing a broken bag must not hide the real error
+            pass
+
+
+def _open_error(bag: Path, exc: Exception) -> str:
+    kind = "directory" if bag.is_dir() else f"file ({bag.suffix or 'no suffix'})"
+    detail = str(exc).rstrip(". ")
+    return (f"cannot read bag '{bag}' ({kind}): {type(exc).__name__}: {detail}. Expected a "
+            "rosbag2 directory with metadata.yaml, or a .mcap / .db3 file; if it is one, the file "
+            "is truncated or corrupt (recording cut short?): try `ros2 bag reindex` (sqlite3) or "
+            "`mcap recover` (MCAP)")
+
+
+def _load(reader: Any, bag: Path, cfg: Config, fixed: str, start_ns: int | None,
+          end_ns: int | None, color_t: str | None, depth_t: str | None, info_t: str | None,
+          labels_t: str | None, max_frames: int | None, select_keyframes: bool,
+          load_frames: bool) -> BagData:
+    conns = list(reader.connections)
+    by_topic: dict[str, Any] = {}
+    for c in conns:
+        by_topic.setdefault(c.topic, c)
+    duration = max(0, int(reader.duration))
+    storage = _storage_name(bag)
+    report = BagReport(path=str(bag), storage=storage, duration_s=duration / NS_PER_S,
+                       start_ns=int(reader.start_time) if conns else 0,
+                       end_ns=int(reader.end_time) if conns else 0, fixed_frame=fixed)
+    for topic, c in sorted(by_topic.items()):
+        count = sum(x.msgcount for x in conns if x.topic == topic)
+        rate = (count - 1) / (duration / NS_PER_S) if duration > 0 and count > 1 else 0.0
+        report.topics.append(TopicSummary(topic, c.msgtype, count, round(rate, 3)))
+
+    roles = _resolve_roles(by_topic, cfg, color_t, depth_t, info_t, labels_t, report)
+    report.roles = {k: (v.topic if v is not None else "") for k, v in roles.items()}
+
+    # Pass 1: TF.
+    tf = TfBuffer(cache_duration_s=float("inf"))
+    tf_conns = [c for c in conns if c.msgtype == TF_MSG and c.topic in ("/tf", "/tf_static")]
+    spans: dict[str, list[int]] = {}
+    for c, _, raw in _iterate(reader, tf_conns, bag, spans):
+        msg = _deserialize(reader, raw, c, bag)
+        try:
+            tf.add_tf_message(msg, static=c.topic == "/tf_static")
+        except ValueError as exc:
+            report.notes.append(f"skipped a bad transform on {c.topic}: {exc}")
+    report.tf_edges = tf.edges()
+    report.tf_frames = sorted(tf.frames())
+
+    color = roles["color"]
+    if color is None:
+        images = [t.name for t in report.topics if t.msgtype in (IMAGE, COMPRESSED)]
+        msg = ("no colour image topic found (looked for "
+               f"{', '.join([cfg.topics.color, *COLOR_CANDIDATES][:5])}, ...); image topics in "
+               f"the bag: {', '.join(images) or 'none'}; set --color-topic or topics.color")
+        report.missing.insert(0, msg)
+        if load_frames:
+            raise NoFramesError(msg)
+        return BagData([], tf, report)
+
+    # Pass 2: headers only -> sync -> pose -> keyframes.
+    streams = {name: c for name, c in roles.items() if c is not None}
+    sync = StampSynchronizer(
+        "color", required=[], optional=[s for s in ("depth", "camera_info", "labels")
+                                        if s in streams],
+        tolerance_ns=int(cfg.keyframes.sync_tolerance_s * NS_PER_S), queue_size=100_000,
+        latest_fallback=["camera_info"])
+    id_to_stream = {c.id: s for s, c in streams.items()}
+    matches = []
+    for c, logtime, raw in _iterate(reader, list(streams.values()), bag, spans):
+        stamp, frame_id = _header(raw, reader, c, bag)
+        matches += sync.push(id_to_stream[c.id], stamp, _Ref(c.id, logtime, stamp, frame_id))
+    matches += sync.flush()
+    report.sync = sync.stats()
+    _measured_rates(report, spans)
+    report.matched_frames = len(matches)
+    if matches:
+        report.color_stamps_range_ns = (matches[0].stamp_ns, matches[-1].stamp_ns)
+    if not matches:
+        msg = f"no messages on the colour topic {color.topic}"
+        report.missing.insert(0, msg)
+        if load_frames:
+            raise NoFramesError(msg)
+        return BagData([], tf, report)
+
+    camera_frame = matches[0].items["color"].frame_id or next(
+        (m.items["camera_info"].frame_id for m in matches if "camera_info" in m.items), "")
+    report.camera_frame = camera_frame
+    lo, hi = start_ns or None, end_ns or None
+    in_window = [m for m in matches
+                 if (lo is None or m.stamp_ns >= lo) and (hi is None or m.stamp_ns <= hi)]
+    poses = [lookup_camera_pose(tf, fixed, m.items["color"].frame_id or camera_frame, m.stamp_ns)
+             for m in in_window]
+    _pose_report(report, tf, fixed, camera_frame, matches, poses, load_frames)
+
+    any_pose = any(p.T is not None for p in poses)
+    selector = KeyframeSelector(cfg.keyframes)
+    chosen: list[tuple[Any, np.ndarray | None]] = []
+    for m, p in zip(in_window, poses):
+        if any_pose and p.T is None:
+            report.frames_without_pose += 1
+            continue
+        if not select_keyframes or selector.consider(m.stamp_ns, p.T).keep:
+            chosen.append((m, p.T))
+    report.keyframes_in_window = len(chosen)
+    if not in_window:
+        first, last = matches[0].stamp_ns, matches[-1].stamp_ns
+        msg = (f"no frames in the window {_s(lo)}..{_s(hi)}; the bag's frames span "
+               f"{first / NS_PER_S:.3f}..{last / NS_PER_S:.3f} s")
+        report.missing.insert(0, msg)
+        if load_frames:
+            raise NoFramesError(msg)
+        return BagData([], tf, report)
+    if not any_pose:
+        report.frames_without_pose = len(chosen)
+
+    limit = max_frames if max_frames is not None else cfg.keyframes.max_frames
+    chosen = [chosen[i] for i in spread_indices(len(chosen), limit)]
+    if not load_frames:
+        return BagData([], tf, report)
+
+    # Pass 3: deserialise and convert only the chosen messages.
+    frames, camera = _convert(reader, bag, streams, chosen, cfg, fixed, report)
+    if frames:
+        report.frame_stamps_range_ns = (frames[0].stamp_ns, frames[-1].stamp_ns)
+    return BagData(frames, tf, report, camera)
+
+
+def _convert(reader: Any, bag: Path, streams: dict[str, Any], chosen: list, cfg: Config,
+             fixed: str, report: BagReport) -> tuple[list[Frame], CameraModel | None]:
+    wanted: dict[tuple[int, int, int], Any] = {}
+    for m, _ in chosen:
+        for ref in m.items.values():
+            wanted[(ref.conn_id, ref.logtime, ref.stamp_ns)] = None
+    keys_by_conn_time = {(k[0], k[1]) for k in wanted}
+    for c, logtime, raw in _iterate(reader, list(streams.values()), bag):
+        if (c.id, logtime) not in keys_by_conn_time:
+            continue
+        stamp, _ = _header(raw, reader, c, bag)
+        if (c.id, logtime, stamp) in wanted and wanted[(c.id, logtime, stamp)] is None:
+            wanted[(c.id, logtime, stamp)] = _deserialize(reader, raw, c, bag)
+
+    def msg(ref: _Ref) -> Any:
+        return wanted[(ref.conn_id, ref.logtime, ref.stamp_ns)]
+
+    if "camera_info" not in streams:
+        raise NoCameraInfoError(_no_info_message(report))
+    # Memory cap: drop evenly spread frames until the estimate fits.
+    cap = int(cfg.keyframes.memory_cap_mb) * 1024 * 1024
+    frames: list[Frame] = []
+    camera: CameraModel | None = None
+    depth_errors: set[str] = set()
+    label_errors: set[str] = set()
+    info_error = ""
+    for m, pose in chosen:
+        info_ref = m.items.get("camera_info")
+        if info_ref is None:
+            report.sync.dropped["no_camera_info"] = report.sync.dropped.get("no_camera_info", 0) + 1
+            continue
+        try:
+            cam = camera_model_from_info(msg(info_ref))
+        except NoCameraInfoError as exc:
+            info_error = exc.message
+            continue
+        depth = msg(m.items["depth"]) if "depth" in m.items else None
+        labels = msg(m.items["labels"]) if "labels" in m.items else None
+        try:
+            frame = _frame(msg(m.items["color"]), cam, depth, labels, pose, fixed, str(bag),
+                           depth_errors, label_errors)
+        except (ImageConversionError, ValueError) as exc:
+            raise NoFramesError(
+                f"colour topic {streams['color'].topic}: {exc}") from None
+        camera = frame.camera
+        frames.append(frame)
+    if not frames:
+        if info_error:
+            raise NoCameraInfoError(f"camera_info topic {streams['camera_info'].topic}: "
+                                    f"{info_error}")
+        raise NoCameraInfoError(_no_info_message(report))
+    for e in sorted(depth_errors):
+        line = (f"depth topic {streams['depth'].topic} not usable: {e}; "
+                "depth from Depth Anything 3 only")
+        report.missing.append(line)
+    for e in sorted(label_errors):
+        report.notes.append(f"label topic {streams['labels'].topic} not usable: {e}")
+    total = sum(f.nbytes for f in frames)
+    if total > cap and frames:
+        keep = max(1, int(len(frames) * cap / total))
+        frames = [frames[i] for i in spread_indices(len(frames), keep)]
+        report.notes.append(f"kept {keep} frames to stay under keyframes.memory_cap_mb="
+                            f"{cfg.keyframes.memory_cap_mb}")
+    report.frames_loaded = len(frames)
+    report.frames_without_depth = sum(f.depth is None for f in frames)
+    return frames, camera
+
+
+def _frame(color: Any, cam: CameraModel, depth: Any, labels: Any, pose: np.ndarray | None,
+           fixed: str, source: str, depth_errors: set[str], label_errors: set[str]) -> Frame:
+    """Convert one matched set; a depth or label image that cannot be used is dropped and noted."""
+    rgb = image_to_rgb(color)
+    shape = rgb.shape[:2]
+    depth_m = labels_i = None
+    if depth is not None:
+        try:
+            depth_m = image_to_depth_m(depth)
+            if depth_m.shape != shape:
+                raise ValueError(f"depth is {depth_m.shape[1]}x{depth_m.shape[0]}, colour is "
+                                 f"{shape[1]}x{shape[0]}: not aligned to colour")
+        except (ImageConversionError, ValueError) as exc:
+            depth_errors.add(str(exc))
+            depth_m = None
+    if labels is not None:
+        try:
+            labels_i = image_to_labels(labels)
+            if labels_i.shape != shape:
+                raise ValueError(f"labels are {labels_i.shape[1]}x{labels_i.shape[0]}, colour is "
+                                 f"{shape[1]}x{shape[0]}")
+        except (ImageConversionError, ValueError) as exc:
+            label_errors.add(str(exc))
+            labels_i = None
+    return frame_from_arrays(stamp_ns_of(color), rgb, cam, depth=depth_m, labels=labels_i,
+                             camera_frame=camera_frame_of(color, cam), pose=pose,
+                             fixed_frame=fixed, source=source)
+
+
+def _pose_report(report: BagReport, tf: TfBuffer, fixed: str, camera_frame: str, matches: list,
+                 poses: list, load_frames: bool) -> None:
+    if poses and all(p.T is None for p in poses):
+        why = poses[0].error
+        roots = sorted({tf.root_of(f) for f in tf.frames()}) if tf.frames() else []
+        hint = f"; TF roots in the bag: {', '.join(roots)}" if roots else "; the bag has no /tf"
+        report.missing.append(
+            f"no transform from the camera frame '{camera_frame}' to the fixed frame '{fixed}' "
+            f"({why}){hint}: positions only in the camera frame '{camera_frame}'"
+            " (pass --fixed-frame to use another frame)")
+    elif any(p.T is None for p in poses):
+        n = sum(p.T is None for p in poses)
+        report.notes.append(f"{n} of {len(poses)} frames have no transform to '{fixed}' at their"
+                            " stamp (outside the TF range) and were left out")
+
+
+def _measured_rates(report: BagReport, spans: dict[str, list[int]]) -> None:
+    """Replace the bag-duration rate estimate by each read topic's own message rate."""
+    for t in report.topics:
+        if t.name in spans and t.count > 1 and spans[t.name][1] > spans[t.name][0]:
+            t.rate_hz = round((t.count - 1) * NS_PER_S / (spans[t.name][1] - spans[t.name][0]), 3)
+
+
+def _no_info_message(report: BagReport) -> str:
+    infos = [t.name for t in report.topics if t.msgtype == CAMERA_INFO]
+    return (f"no CameraInfo for the colour topic {report.roles.get('color')} (looked for "
+            f"{_sibling(report.roles.get('color', ''), 'camera_info')}; CameraInfo topics in the "
+            f"bag: {', '.join(infos) or 'none'}): no intrinsics, so no metric geometry; set "
+            "--camera-info-topic or topics.camera_info")
+
+
+def _resolve_roles(by_topic: dict[str, Any], cfg: Config, color_t: str | None,
+                   depth_t: str | None, info_t: str | None, labels_t: str | None,
+                   report: BagReport) -> dict[str, Any]:
+    """Pick the colour, depth, camera_info and label connections; note what is missing."""
+    def typed(name: str, *types: str) -> Any:
+        c = by_topic.get(name)
+        return c if c is not None and c.msgtype in types else None
+
+    def first(names: Iterable[str], *types: str) -> Any:
+        for n in names:
+            if n and (c := typed(n, *types)) is not None:
+                return c
+        return None
+
+    roles: dict[str, Any] = {}
+    base_color = color_t or cfg.topics.color
+    names = [base_color, *COLOR_CANDIDATES] if not color_t else [color_t]
+    if cfg.topics.compressed and not color_t:
+        names = [base_color + "/compressed", *names]
+    color = first(names, IMAGE)
+    if color is None:
+        color = first([n + "/compressed" for n in names], COMPRESSED)
+    if color is None and not color_t:
+        others = [t for t, c in sorted(by_topic.items()) if c.msgtype in (IMAGE, COMPRESSED)
+                  and not any(k in t.lower() for k in ("depth", "label", "mask", "ir", "infra"))]
+        color = by_topic[others[0]] if others else None
+        if color is not None:
+            report.notes.append(f"colour topic auto-detected: {color.topic}")
+    if color_t and color is None:
+        report.missing.append(f"colour topic {color_t} is not in the bag (or not an Image)")
+    roles["color"] = color
+
+    depth = None
+    if depth_t or (depth_t is None and cfg.topics.depth):
+        names = [depth_t] if depth_t else [cfg.topics.depth, *DEPTH_CANDIDATES]
+        depth = first(names, IMAGE)
+        if depth is None:
+            depth = first([n + "/compressedDepth" for n in names], COMPRESSED)
+        if depth is None:
+            report.missing.append(
+                f"no depth topic (looked for {', '.join(dict.fromkeys(names))}): metric depth "
+                "from Depth Anything 3 only (perception.depth_backend=da3)")
+    else:
+        report.notes.append("depth disabled (topics.depth is empty): depth from Depth Anything 3 "
+                            "only")
+    roles["depth"] = depth
+
+    info = None
+    cands = [info_t] if info_t else [cfg.topics.camera_info]
+    if color is not None and not info_t:
+        cands.append(_sibling(color.topic.removesuffix("/compressed"), "camera_info"))
+    info = first(cands, CAMERA_INFO)
+    if info is None and not info_t:
+        all_infos = [c for c in by_topic.values() if c.msgtype == CAMERA_INFO]
+        if len(all_infos) == 1:
+            info = all_infos[0]
+            report.notes.append(f"camera_info auto-detected: {info.topic}")
+    if info is None:
+        report.missing.append(
+            f"no camera_info topic (looked for {', '.join(dict.fromkeys(c for c in cands if c))}):"
+            " no intrinsics, so no back-projection to metres; queries cannot run")
+    roles["camera_info"] = info
+
+    names = [labels_t] if labels_t else [cfg.topics.labels, *LABEL_CANDIDATES]
+    roles["labels"] = first(names, IMAGE)
+    if roles["labels"] is None:
+        report.notes.append("no instance-label topic: segmentation from SAM 3 only")
+    return roles
+
+
+def _sibling(topic: str, name: str) -> str:
+    """/camera/color/image_raw -> /camera/color/<name>."""
+    return topic.rsplit("/", 1)[0] + "/" + name if "/" in topic else name
+
+
+def _storage_name(bag: Path) -> str:
+    if bag.is_dir():
+        files = [p.suffix for p in bag.iterdir()]
+        return "mcap" if ".mcap" in files else "sqlite3" if ".db3" in files else "unknown"
+    return {".mcap": "mcap", ".db3": "sqlite3"}.get(bag.suffix, bag.suffix)
+
+
+def _iterate(reader: Any, conns: list, bag: Path,
+             spans: dict[str, list[int]] | None = None) -> Iterable[tuple[Any, int, bytes]]:
+    """Messages of ``conns`` in log-time order; ``spans`` collects first/last log time per topic."""
+    if not conns:
+        return
+    try:
+        for c, logtime, raw in reader.messages(connections=conns):
+            if spans is not None:
+                sp = spans.setdefault(c.topic, [logtime, logtime])
+                sp[1] = logtime
+            yield c, logtime, raw
+    except SpatialClawError:
+        raise
+    except Exception as exc:  # truncated chunk, corrupt sqlite page...
+        raise BagReadError(
+            f"bag '{bag}' could not be read to the end: {type(exc).__name__}: {exc}. The file "
+            "is probably truncated or corrupt; try `ros2 bag reindex` (sqlite3) or `mcap recover` "
+            "(MCAP)") from None
+
+
+def _deserialize(reader: Any, raw: bytes, conn: Any, bag: Path) -> Any:
+    try:
+        return reader.deserialize(raw, conn.msgtype)
+    except Exception as exc:
+        raise BagReadError(f"bag '{bag}': a {conn.msgtype} message on {conn.topic} cannot be "
+                           f"decoded ({type(exc).__name__}: {exc}); the bag may be corrupt") from None
+
+
+def _header(raw: bytes, reader: Any, conn: Any, bag: Path) -> tuple[int, str]:
+    """header.stamp (ns) and header.frame_id read straight from the CDR bytes (no image copy)."""
+    try:
+        if len(raw) >= 16 and raw[0] == 0 and raw[1] in (0, 1):
+            order = "<" if raw[1] == 1 else ">"
+            sec, nsec, n = struct.unpack_from(order + "iII", raw, 4)
+            if 0 < n <= len(raw) - 16 and nsec < NS_PER_S:
+                fid = bytes(raw[16:16 + n - 1]).decode("utf-8")
+                return sec * NS_PER_S + nsec, fid.lstrip("/")
+    except (struct.error, UnicodeDecodeError):
+        pass
+    msg = _deserialize(reader, raw, conn, bag)
+    st = msg.header.stamp
+    return int(st.sec) * NS_PER_S + int(st.nanosec), str(msg.header.frame_id).lstrip("/")
+
+
+def _s(ns: int | None) -> str:
+    return "-inf" if ns is None else f"{ns / NS_PER_S:.3f}"
+
+
+def require_poses(data: BagData) -> None:
+    """Raise NoTransformError (with the report's explanation) if no frame has a pose."""
+    if data.frames and all(f.T_fixed_camera is None for f in data.frames):
+        lines = [m for m in data.report.missing if "no transform" in m]
+        raise NoTransformError(lines[0] if lines else
+                               f"no transform to the fixed frame '{data.report.fixed_frame}'")

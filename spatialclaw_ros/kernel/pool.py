@@ -1,0 +1,166 @@
+"""A pool of pre-warmed kernels: each serves one query (KernelSession) and is then discarded."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+from spatialclaw_ros.config import SandboxConfig
+from spatialclaw_ros.errors import KernelDiedError, SandboxUnavailableError
+from spatialclaw_ros.frames.types import Frame
+from spatialclaw_ros.kernel import sandbox
+from spatialclaw_ros.kernel.process import KernelProcess
+from spatialclaw_ros.kernel.session import KernelSession
+
+log = logging.getLogger(__name__)
+_MODES = ("auto", "strict", "off")
+
+
+class KernelPool:
+    """Keeps `size` kernels warm (numpy, scipy, cv2 imported) in the background.
+
+    Example::
+
+        pool = KernelPool(cfg.sandbox)
+        with pool.acquire(frames, {"question": q}, handlers={"vlm": ask}) as k:
+            res = k.run_cell("print(len(InputImages))", timeout_s=30)
+        pool.close()
+    """
+
+    def __init__(self, cfg: SandboxConfig, *, size: int | None = None) -> None:
+        if cfg.mode not in _MODES:
+            raise ValueError(f"sandbox.mode must be one of {', '.join(_MODES)}, got {cfg.mode!r}")
+        self.cfg = cfg
+        self.size = max(0, cfg.pool_size if size is None else int(size))
+        if cfg.mode == "strict":
+            layers = [k for k, v in sandbox.detect_sandbox_layers().items() if v.startswith("available")]
+            missing = sandbox.missing_protections(layers)
+            if missing:
+                raise SandboxUnavailableError(
+                    "sandbox.mode is strict but this OS cannot provide: " + ", ".join(missing)
+                    + " (" + "; ".join(f"{k}: {v}" for k, v in sandbox.detect_sandbox_layers().items()
+                                       if not v.startswith("available"))
+                    + "). Set sandbox.mode: auto to run with the layers available.")
+        elif cfg.mode == "off":
+            log.warning("sandbox.mode is off: model-written code runs without OS isolation")
+        self._lock = threading.Condition()
+        self._ready: list[KernelProcess] = []
+        self._live: set[KernelProcess] = set()
+        self._spawning = 0
+        self._closed = False
+        self._errors: list[str] = []
+        self._thread = threading.Thread(target=self._fill, name="kernel-pool", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ background warm-up
+    def _fill(self) -> None:
+        while True:
+            with self._lock:
+                while not self._closed and len(self._ready) + self._spawning >= self.size:
+                    self._lock.wait()
+                if self._closed:
+                    return
+                self._spawning += 1
+            try:
+                k = self._spawn()
+            except Exception as exc:  # noqa: BLE001 - reported at acquire
+                with self._lock:
+                    if not self._closed:
+                        log.error("could not pre-warm a kernel: %s", exc)
+                    self._spawning -= 1
+                    self._errors.append(str(exc))
+                    self._lock.notify_all()
+                    if not self._closed:
+                        self._lock.wait(5.0)  # do not spin on a broken set-up
+                continue
+            with self._lock:
+                self._spawning -= 1
+                if self._closed:
+                    k.kill()
+                    k.close_files()
+                    return
+                self._ready.append(k)
+                self._lock.notify_all()
+
+    def _spawn(self) -> KernelProcess:
+        k = KernelProcess(self.cfg)
+        with self._lock:
+            self._live.add(k)
+        try:
+            k.wait_ready()
+        except Exception:
+            with self._lock:
+                self._live.discard(k)
+            k.close_files()
+            raise
+        return k
+
+    def _take(self) -> KernelProcess:
+        """A warm kernel if one is ready, else a fresh one started now."""
+        k = self._take_warm()
+        if k is not None:
+            return k
+        k = self._spawn()
+        k.promote()
+        return k
+
+    def _take_warm(self) -> KernelProcess | None:
+        with self._lock:
+            if self._closed:
+                raise KernelDiedError("the kernel pool is closed")
+            while self._ready:
+                k = self._ready.pop(0)
+                self._lock.notify_all()        # the filler starts a replacement
+                if k.alive():
+                    k.promote()
+                    return k
+                self._live.discard(k)
+                k.close_files()
+        return None
+
+    def _forget(self, k: KernelProcess) -> None:
+        with self._lock:
+            self._live.discard(k)
+
+    # ------------------------------------------------------------------ public API
+    def acquire(self, frames: list[Frame], metadata: dict[str, Any], *,
+                handlers: dict[str, Callable[[dict], Any]] | None = None,
+                scratch_dir: str | None = None) -> KernelSession:
+        """A kernel for one query with the frames mapped in; close() it when the query ends."""
+        session = KernelSession(self, frames, metadata, handlers=handlers, scratch_dir=scratch_dir)
+        try:
+            session._start(self._take())
+        except BaseException:
+            session.close()
+            raise
+        return session
+
+    def warm_count(self) -> int:
+        """Kernels ready to serve now."""
+        with self._lock:
+            return len(self._ready)
+
+    def wait_warm(self, n: int | None = None, timeout_s: float = 60.0) -> bool:
+        """Block until n (default: size) kernels are warm; False on timeout."""
+        want = self.size if n is None else n
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self._ready) >= want or self._closed, timeout_s)
+
+    def close(self) -> None:
+        """Kill every kernel (warm or serving a session) and stop warming new ones."""
+        with self._lock:
+            self._closed = True
+            live = list(self._live)
+            self._live.clear()
+            self._ready.clear()
+            self._lock.notify_all()
+        for k in live:
+            k.kill()
+            k.close_files()
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> "KernelPool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

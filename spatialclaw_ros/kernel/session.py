@@ -1,0 +1,379 @@
+"""One query's kernel: run cells, serve call_parent, restart and replay after a timeout or crash."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from spatialclaw_ros.errors import KernelDiedError, QueryCanceledError, SandboxUnavailableError
+from spatialclaw_ros.frames.types import Frame
+from spatialclaw_ros.kernel import protocol, sandbox
+from spatialclaw_ros.kernel.process import KernelProcess
+from spatialclaw_ros.kernel.types import CellResult, ShownImage, VariableSummary
+
+if TYPE_CHECKING:
+    from spatialclaw_ros.kernel.pool import KernelPool
+
+log = logging.getLogger(__name__)
+Handler = Callable[[dict], Any]
+INIT_TIMEOUT_S = 30.0
+
+
+def frame_message(frames: list[Frame], metadata: dict[str, Any]) -> dict[str, Any]:
+    """The init message body: frames (arrays go by shared memory) and metadata with frame facts."""
+    out = []
+    for i, f in enumerate(frames):
+        if not isinstance(f, Frame):
+            raise TypeError(f"frames[{i}] is a {type(f).__name__}, expected spatialclaw_ros Frame")
+        rgb = f.rgb
+        if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"frames[{i}].rgb must be (H, W, 3) uint8, got "
+                             f"{getattr(rgb, 'shape', None)} {getattr(rgb, 'dtype', None)}")
+        for name, arr, dt in (("depth", f.depth, np.float32), ("labels", f.labels, np.int32)):
+            if arr is not None and (not isinstance(arr, np.ndarray) or arr.shape != rgb.shape[:2]
+                                    or arr.dtype != dt):
+                raise ValueError(f"frames[{i}].{name} must be {rgb.shape[:2]} {np.dtype(dt)}, got "
+                                 f"{getattr(arr, 'shape', None)} {getattr(arr, 'dtype', None)}")
+        cam = f.camera
+        out.append({
+            "rgb": rgb, "depth": f.depth, "labels": f.labels, "stamp_ns": int(f.stamp_ns),
+            "camera": {"width": int(cam.width), "height": int(cam.height),
+                       "K": np.asarray(cam.K, dtype=np.float64).reshape(3, 3).tolist(),
+                       "D": np.asarray(cam.D, dtype=np.float64).ravel().tolist(),
+                       "distortion_model": cam.distortion_model, "frame_id": cam.frame_id},
+            "T_fixed_camera": None if f.T_fixed_camera is None
+            else np.asarray(f.T_fixed_camera, dtype=np.float64).reshape(4, 4).tolist(),
+        })
+    fixed = next((f.fixed_frame for f in frames if f.fixed_frame), "")
+    facts: dict[str, Any] = {
+        "stamps_ns": [int(f.stamp_ns) for f in frames],
+        "frame_ids": [f.camera.frame_id for f in frames],
+        "fixed_frame": fixed,
+        "cameras": [{"width": int(f.camera.width), "height": int(f.camera.height),
+                     "K": np.asarray(f.camera.K, dtype=np.float64).reshape(3, 3).tolist(),
+                     "frame_id": f.camera.frame_id} for f in frames],
+        "has_depth": [f.depth is not None for f in frames],
+        "has_labels": [f.labels is not None for f in frames],
+        "has_pose": [f.T_fixed_camera is not None for f in frames],
+        "num_frames": len(frames),
+    }
+    if not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
+    facts.update(metadata)
+    return {"op": "init", "frames": out, "metadata": facts, "fixed_frame": facts.get("fixed_frame", fixed)}
+
+
+class KernelSession:
+    """A kernel serving one query; discard it after (close). Also a context manager."""
+
+    def __init__(self, pool: "KernelPool", frames: list[Frame], metadata: dict[str, Any], *,
+                 handlers: dict[str, Handler] | None = None, scratch_dir: str | None = None) -> None:
+        self._pool = pool
+        self._handlers = dict(handlers or {})
+        self._lock = threading.Lock()
+        self._kernel: KernelProcess | None = None
+        self._closed = False
+        self._canceled = False
+        self._good: list[tuple[int, str, list[tuple[str, Any]]]] = []   # (cell, code, replies)
+        self._cell = 0
+        self.notes: list[str] = []
+        self.init_timings: dict[str, Any] = {}
+        self.sandbox_layers: list[str] = []
+        if scratch_dir is None:
+            import tempfile
+
+            self.scratch_dir = tempfile.mkdtemp(prefix="spatialclaw-scratch-")
+            self._own_scratch = True
+        else:
+            os.makedirs(scratch_dir, exist_ok=True)
+            self.scratch_dir = os.path.realpath(scratch_dir)
+            self._own_scratch = False
+        msg = frame_message(frames, metadata)
+        msg["scratch_dir"] = self.scratch_dir
+        # Encoded once: a restart re-sends the same shared blocks (no second copy of the frames).
+        self._init_msg, self._init_fds, self._init_owned = protocol.encode(msg)
+
+    # ------------------------------------------------------------------ life cycle
+    def _start(self, kernel: KernelProcess) -> None:
+        """Hand the frames to a warm kernel and wait for it to be sandboxed and ready."""
+        with self._lock:
+            if self._closed:
+                kernel.kill()
+                raise QueryCanceledError("the session was closed")
+            self._kernel = kernel
+        kernel.used = True
+        try:
+            _send_encoded(kernel.chan, self._init_msg, self._init_fds)
+            if not kernel.chan.poll(INIT_TIMEOUT_S):
+                raise KernelDiedError(f"the kernel did not initialise within {INIT_TIMEOUT_S:g} s")
+            reply = kernel.chan.recv()
+        except (protocol.ChannelClosed, protocol.ProtocolError, OSError) as exc:
+            status = kernel.kill()
+            raise KernelDiedError(f"the kernel died while receiving the frames ({status}): "
+                                  f"{kernel.stderr_tail()}") from exc
+        if reply.get("op") != "init_ok":
+            kernel.kill()
+            raise KernelDiedError(f"the kernel answered {reply.get('op')!r} to init")
+        self.sandbox_layers = [str(x) for x in reply.get("layers", [])]
+        self.notes = [str(x) for x in reply.get("notes", [])]
+        self.init_timings = reply.get("timings") if isinstance(reply.get("timings"), dict) else {}
+        cfg = self._pool.cfg
+        if cfg.mode == "strict":
+            missing = sandbox.missing_protections(self.sandbox_layers)
+            if missing:
+                kernel.kill()
+                raise SandboxUnavailableError(
+                    "sandbox.mode is strict and these protections are missing: "
+                    + ", ".join(missing) + f" (active layers: {', '.join(self.sandbox_layers)}; "
+                    + "; ".join(self.notes) + "). Use sandbox.mode: auto to run anyway.")
+        log.info("kernel %d sandbox layers: %s", kernel.pid, ", ".join(self.sandbox_layers))
+
+    def close(self) -> None:
+        """Kill the kernel's process group and free the frames' shared memory and scratch dir."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            kernel, self._kernel = self._kernel, None
+        if kernel is not None:
+            kernel.kill()
+            kernel.close_files()
+            self._pool._forget(kernel)
+        for fd in self._init_owned:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._init_owned = []
+        if self._own_scratch:
+            shutil.rmtree(self.scratch_dir, ignore_errors=True)
+
+    def __enter__(self) -> "KernelSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def cancel(self) -> None:
+        """From any thread: stop the running cell and kill the kernel now; the session is finished."""
+        with self._lock:
+            self._canceled = True
+            kernel = self._kernel
+        if kernel is not None:
+            try:
+                os.killpg(kernel.pid, 9)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    @property
+    def pid(self) -> int | None:
+        """The current kernel's process id (changes after a restart)."""
+        k = self._kernel
+        return None if k is None else k.pid
+
+    # ------------------------------------------------------------------ cells
+    def run_cell(self, code: str, timeout_s: float) -> CellResult:
+        """Run one cell; on timeout or crash restart the kernel and replay the cells that succeeded."""
+        if not isinstance(code, str):
+            raise TypeError(f"code must be str, got {type(code).__name__}")
+        if not timeout_s or timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s!r}")
+        if self._canceled:
+            raise QueryCanceledError("the kernel session was canceled")
+        if self._closed:
+            raise KernelDiedError("the kernel session is closed; acquire a new one")
+        self._cell += 1
+        cell = self._cell
+        res, replies = self._execute(code, cell, timeout_s, replay=None)
+        if res.canceled:
+            return res
+        if res.timed_out or res.crashed:
+            what = (f"timed out after {timeout_s:g} s" if res.timed_out else res.error or "crashed")
+            restored, lost = self._restart()
+            res.restored = restored
+            names = [r.split(": ", 1)[1] for r in restored if ": " in r and r.split(": ", 1)[1]]
+            if not self._good:
+                tail = "the kernel was restarted; no earlier cells to restore."
+            elif lost:
+                tail = (f"the kernel was restarted; replayed {len(restored)} earlier cell(s) but "
+                        f"could not restore: {lost}.")
+            else:
+                tail = (f"the kernel was restarted and the {len(restored)} earlier successful cell(s) "
+                        "were replayed" + (f" (variables restored: {', '.join(names)})" if names else "")
+                        + ".")
+            res.error = f"{what}; {tail}"
+            if res.timed_out:
+                res.error = f"The cell timed out after {timeout_s:g} s and was stopped; {tail}"
+        elif res.ok:
+            self._good.append((cell, code, replies))
+        return res
+
+    def _execute(self, code: str, cell: int, timeout_s: float,
+                 replay: list[tuple[str, Any]] | None) -> tuple[CellResult, list[tuple[str, Any]]]:
+        kernel = self._kernel
+        t0 = time.perf_counter()
+        replies: list[tuple[str, Any]] = []
+        calls: list[dict[str, Any]] = []
+        if kernel is None:
+            raise KernelDiedError("no kernel")
+        try:
+            kernel.chan.send({"op": "run", "code": code, "cell": cell})
+        except OSError:
+            return self._died(kernel, cell, t0, calls), replies
+        deadline = time.perf_counter() + timeout_s
+        while True:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0 or not kernel.chan.poll(remaining):
+                if self._canceled:
+                    return self._died(kernel, cell, t0, calls), replies
+                kernel.kill()
+                return CellResult(ok=False, timed_out=True, cell_index=cell,
+                                  error=f"timed out after {timeout_s:g} s",
+                                  duration_s=time.perf_counter() - t0, parent_calls=calls), replies
+            try:
+                msg = kernel.chan.recv()
+            except (protocol.ChannelClosed, protocol.ProtocolError, OSError):
+                return self._died(kernel, cell, t0, calls), replies
+            op = msg.get("op")
+            if op == "call":
+                h0 = time.perf_counter()
+                name = str(msg.get("name"))
+                reply = self._dispatch(name, msg.get("payload"), replay)
+                spent = time.perf_counter() - h0
+                deadline += spent          # the cell's clock stops while the parent works
+                calls.append({"name": name, "seconds": spent, "ok": reply.get("ok", False)})
+                if reply.get("ok"):
+                    replies.append((name, reply.get("value")))
+                try:
+                    kernel.chan.send(reply)
+                except TypeError as exc:
+                    kernel.chan.send({"op": "reply", "ok": False,
+                                      "error": f"the {name} handler returned something unsendable: {exc}"})
+                except OSError:
+                    return self._died(kernel, cell, t0, calls), replies
+                continue
+            if op != "result":
+                kernel.kill()
+                return self._died(kernel, cell, t0, calls), replies
+            return self._result(msg, cell, t0, calls), replies
+
+    def _dispatch(self, name: str, payload: Any, replay: list[tuple[str, Any]] | None) -> dict[str, Any]:
+        if replay:
+            rec_name, value = replay[0]
+            if rec_name == name:
+                replay.pop(0)
+                return {"op": "reply", "ok": True, "value": value}
+            replay.clear()
+        handler = self._handlers.get(name)
+        if handler is None:
+            have = ", ".join(sorted(self._handlers)) or "none"
+            return {"op": "reply", "ok": False,
+                    "error": f"no parent handler named {name!r} (available: {have})"}
+        if not isinstance(payload, dict):
+            return {"op": "reply", "ok": False, "error": "payload must be a dict"}
+        try:
+            value = handler(payload)
+        except Exception as exc:  # noqa: BLE001 - becomes an error in the cell
+            log.warning("parent handler %s failed: %s", name, exc)
+            return {"op": "reply", "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        return {"op": "reply", "ok": True, "value": value}
+
+    def _died(self, kernel: KernelProcess, cell: int, t0: float, calls: list[dict]) -> CellResult:
+        status = kernel.exit_status()
+        dur = time.perf_counter() - t0
+        if self._canceled:
+            return CellResult(ok=False, canceled=True, error="canceled: the kernel was stopped",
+                              cell_index=cell, duration_s=dur, parent_calls=calls)
+        tail = _crash_lines(kernel.stderr_tail(4000))
+        hint = ""
+        if "SIGXCPU" in status:
+            hint = f" (the kernel used its {self._pool.cfg.cpu_s} CPU seconds)"
+        elif "SIGKILL" in status:
+            hint = " (killed, probably out of memory)"
+        return CellResult(ok=False, crashed=True, cell_index=cell, duration_s=dur,
+                          parent_calls=calls, stderr=tail,
+                          error=f"the kernel crashed ({status}){hint} while running this cell")
+
+    def _result(self, msg: dict[str, Any], cell: int, t0: float, calls: list[dict]) -> CellResult:
+        def s(x: Any) -> str:
+            return x if isinstance(x, str) else ""
+
+        variables = []
+        for v in msg.get("variables") or []:
+            if isinstance(v, dict):
+                shape = v.get("shape")
+                variables.append(VariableSummary(
+                    name=s(v.get("name")), type=s(v.get("type")), repr=s(v.get("repr")),
+                    shape=[int(x) for x in shape] if isinstance(shape, list) else None,
+                    dtype=v.get("dtype") if isinstance(v.get("dtype"), str) else None))
+        images = []
+        for im in msg.get("images") or []:
+            if isinstance(im, dict) and isinstance(im.get("jpeg"), bytes):
+                images.append(ShownImage(jpeg=im["jpeg"], title=im.get("title") if isinstance(
+                    im.get("title"), str) else None, width=int(im.get("width", 0)),
+                    height=int(im.get("height", 0))))
+        answer = msg.get("answer")
+        return CellResult(ok=bool(msg.get("ok")), stdout=s(msg.get("stdout")), stderr=s(msg.get("stderr")),
+                          error=msg.get("error") if isinstance(msg.get("error"), str) else None,
+                          variables=variables, images=images,
+                          answer=answer if isinstance(answer, dict) else None, cell_index=cell,
+                          duration_s=time.perf_counter() - t0, parent_calls=calls)
+
+    def _restart(self) -> tuple[list[str], str]:
+        """A fresh kernel with the same frames; replay the good cells. (restored, what was lost)."""
+        old = self._kernel
+        if old is not None:
+            old.kill()
+            old.close_files()
+            self._pool._forget(old)
+        kernel = self._pool._take()
+        self._start(kernel)
+        restored: list[str] = []
+        for cell, code, replies in list(self._good):
+            res, _ = self._execute(code, cell, max(10.0, self._pool.cfg.cpu_s / 4), list(replies))
+            if not res.ok:
+                if res.timed_out or res.crashed:
+                    old = self._kernel
+                    if old is not None:
+                        old.kill()
+                    self._start(self._pool._take())
+                    self._good = [g for g in self._good if g[0] < cell]
+                    return restored, f"cell {cell} ({res.error}); the kernel holds cells before it"
+                return restored, f"cell {cell} ({(res.error or '').splitlines()[-1:]})"
+            names = ", ".join(v.name for v in res.variables)
+            restored.append(f"cell {cell}: {names}" if names else f"cell {cell}")
+        return restored, ""
+
+
+def _send_encoded(chan: protocol.Channel, msg: dict[str, Any], fds: list[int]) -> None:
+    """Send a pre-encoded message, keeping its descriptors (they are sent again on restart)."""
+    import json
+    import socket
+
+    data = json.dumps(msg, separators=(",", ":"), allow_nan=False).encode()
+    if len(data) + 1 > protocol.PACKET_MAX:
+        # large metadata: go through the normal path, which spills the JSON into a memfd
+        body_fd = os.memfd_create("spatialclaw-msg", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(body_fd, view):]
+            socket.send_fds(chan.sock, [b"M"], [body_fd] + fds)
+        finally:
+            os.close(body_fd)
+    elif fds:
+        socket.send_fds(chan.sock, [b"J" + data], fds)
+    else:
+        chan.sock.sendall(b"J" + data)
+
+
+def _crash_lines(text: str) -> str:
+    """faulthandler's report cut to what the model can use: the fatal error and its cell lines."""
+    keep = [ln.strip() for ln in text.splitlines()
+            if ln.startswith("Fatal Python error") or "<cell-" in ln]
+    return "\n".join(keep[-10:])

@@ -1,0 +1,297 @@
+"""Live topics -> the core's TF buffer, stamp matcher and keyframe buffer; frames for one query.
+
+No rclpy here: the node hands each callback's message to an `Ingest` method (messages are only
+duck-typed), which keeps the whole path testable and the subscriptions' callbacks tiny. Images are
+converted only for frames that become keyframes (a few per second), so a 30 Hz RGB-D stream costs
+little more than the matching.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from spatialclaw_ros.agent.types import QueryRequest
+from spatialclaw_ros.config import Config
+from spatialclaw_ros.errors import (
+    NoCameraInfoError,
+    NoFramesError,
+    NoTransformError,
+    NoValidDepthError,
+    SpatialClawError,
+)
+from spatialclaw_ros.frames.assemble import camera_frame_of, frame_from_messages, stamp_ns_of
+from spatialclaw_ros.frames.buffer import FrameBuffer
+from spatialclaw_ros.frames.sync import Match, StampSynchronizer
+from spatialclaw_ros.frames.tf import ExtrapolationError, TfBuffer
+from spatialclaw_ros.frames.types import Frame
+
+NS_PER_S = 1_000_000_000
+TF_WAIT_NS = NS_PER_S // 2        # a matched frame waits this long (in stamps) for TF to catch up
+TIME_JUMP_BACK_NS = NS_PER_S      # a colour stamp this far behind the newest: replay restarted
+
+
+@dataclass
+class _Pending:
+    """A matched frame waiting for TF at its stamp."""
+
+    match: Match
+    camera_frame: str
+
+
+class Ingest:
+    """Feeds the core buffers from live messages; thread-safe (callbacks and queries)."""
+
+    def __init__(self, cfg: Config, clock_ns: Callable[[], int] | None = None) -> None:
+        """Buffers sized from `cfg`; `clock_ns` is the node's clock (sim time aware)."""
+        self.cfg = cfg
+        self.clock_ns = clock_ns or time.time_ns
+        self.tf = TfBuffer(cache_duration_s=30.0)
+        self.buffer = FrameBuffer(cfg.keyframes)
+        t = cfg.topics
+        self.has_depth = bool(t.depth)
+        self.has_labels = bool(t.labels)
+        self.sync = StampSynchronizer(
+            "color",
+            required=("camera_info",) + (("depth",) if self.has_depth else ()),
+            optional=("labels",) if self.has_labels else (),
+            tolerance_ns=int(cfg.keyframes.sync_tolerance_s * NS_PER_S),
+            queue_size=4, latest_fallback=("camera_info",))
+        self._lock = threading.RLock()
+        self._pending: deque[_Pending] = deque(maxlen=16)
+        self._counts = {"color": 0, "depth": 0, "camera_info": 0, "labels": 0, "tf": 0,
+                        "tf_static": 0}
+        self._conversion_errors = 0
+        self._conversion_detail = ""
+        self._no_pose = 0
+        self._last_tf_error = ""
+        self._newest_color_ns = 0
+        self._camera_frame = ""
+        self._closed = False
+
+    # ---- subscription callbacks --------------------------------------------------------------
+    def on_color(self, msg: Any) -> None:
+        """A colour image (raw or compressed)."""
+        self._push("color", msg)
+
+    def on_depth(self, msg: Any) -> None:
+        """A depth image aligned to colour."""
+        self._push("depth", msg)
+
+    def on_labels(self, msg: Any) -> None:
+        """An instance-label image (simulation)."""
+        self._push("labels", msg)
+
+    def on_camera_info(self, msg: Any) -> None:
+        """The colour camera's CameraInfo."""
+        self._push("camera_info", msg)
+
+    def on_tf(self, msg: Any, static: bool = False) -> None:
+        """A tf2_msgs/TFMessage from /tf or /tf_static."""
+        try:
+            self.tf.add_tf_message(msg, static=static)
+        except ValueError as exc:   # a malformed transform: count it, keep the rest
+            self._last_tf_error = f"bad transform ignored: {exc}"
+        with self._lock:
+            self._counts["tf_static" if static else "tf"] += 1
+            self._retry_pending(final=False)
+
+    # ---- matching and keyframes --------------------------------------------------------------
+    def _push(self, stream: str, msg: Any) -> None:
+        if self._closed:
+            return
+        stamp = stamp_ns_of(msg)
+        with self._lock:
+            self._counts[stream] += 1
+            if stream == "color":
+                if self._newest_color_ns and stamp < self._newest_color_ns - TIME_JUMP_BACK_NS:
+                    self._restart()
+                self._newest_color_ns = max(self._newest_color_ns, stamp)
+            for match in self.sync.push(stream, stamp, msg):
+                self._on_match(match)
+            self._retry_pending(final=False)
+
+    def _restart(self) -> None:
+        """Time jumped back (a bag replay looped or restarted): forget buffered frames and TF."""
+        self.buffer.clear()
+        self.tf.clear()
+        self._pending.clear()
+        self._newest_color_ns = 0
+
+    def _on_match(self, match: Match) -> None:
+        color = match.items["color"]
+        cam_frame = camera_frame_of(color, None) or str(
+            getattr(getattr(match.items.get("camera_info"), "header", None), "frame_id", ""))
+        self._camera_frame = cam_frame or self._camera_frame
+        pend = _Pending(match, cam_frame)
+        if not self._try_store(pend, final=False):
+            if len(self._pending) == self._pending.maxlen:
+                self._try_store(self._pending.popleft(), final=True)
+            self._pending.append(pend)
+
+    def _retry_pending(self, final: bool) -> None:
+        while self._pending:
+            head = self._pending[0]
+            too_old = self._newest_color_ns - head.match.stamp_ns > TF_WAIT_NS
+            if self._try_store(head, final=final or too_old):
+                self._pending.popleft()
+            else:
+                break
+
+    def _try_store(self, pend: _Pending, final: bool) -> bool:
+        """Look up the pose and store the frame if it is a keyframe; False: wait for TF."""
+        stamp = pend.match.stamp_ns
+        fixed = self.cfg.fixed_frame
+        pose: np.ndarray | None = None
+        if pend.camera_frame:
+            try:
+                pose = self.tf.lookup_transform(fixed, pend.camera_frame, stamp)
+            except ExtrapolationError as exc:
+                if not final:
+                    return False
+                self._last_tf_error = exc.message
+            except NoTransformError as exc:
+                self._last_tf_error = exc.message
+        else:
+            self._last_tf_error = "the colour image has no header.frame_id"
+        if pose is None:
+            self._no_pose += 1
+        if not self.buffer.should_keep(stamp, pose).keep:
+            return True
+        items = pend.match.items
+        try:
+            frame = frame_from_messages(
+                items["color"], items["camera_info"], depth=items.get("depth"),
+                labels=items.get("labels"), pose=pose, fixed_frame=fixed,
+                source=self.cfg.topics.color)
+        except (SpatialClawError, ValueError) as exc:
+            self._conversion_errors += 1
+            self._conversion_detail = str(exc)
+            self.buffer.count_drop("conversion_error")
+            return True
+        self.buffer.add(frame)
+        return True
+
+    # ---- queries -----------------------------------------------------------------------------
+    def frames_for(self, request: QueryRequest, fixed_frame: str) -> list[Frame]:
+        """The frames a query gets, posed in `fixed_frame`; raises a SpatialClawError saying why not."""
+        with self._lock:
+            self._retry_pending(final=True)
+            counts = dict(self._counts)
+        t = self.cfg.topics
+        if len(self.buffer) == 0:
+            if counts["color"] == 0:
+                raise NoFramesError(
+                    f"no camera frames received yet on '{t.color}': check that the camera (or "
+                    "`spatialclaw play BAG`) publishes there, or set topics.color")
+            if counts["camera_info"] == 0:
+                raise NoCameraInfoError(
+                    f"{counts['color']} images arrived on '{t.color}' but no CameraInfo on "
+                    f"'{t.camera_info}': publish the camera's camera_info or set topics.camera_info")
+            if self.has_depth and counts["depth"] == 0:
+                raise NoFramesError(
+                    f"colour images arrive but no depth on '{t.depth}': publish aligned depth, "
+                    "or set topics.depth to \"\" to run without sensor depth")
+            why = self._conversion_detail or f"sync drops: {self.sync.stats().dropped}"
+            raise NoFramesError(
+                f"images arrive but no frame could be assembled yet ({why}); "
+                f"check stamps (keyframes.sync_tolerance_s={self.cfg.keyframes.sync_tolerance_s})")
+        frames = self.buffer.select(request.start_ns or None, request.end_ns or None)
+        if not frames:
+            held = self.buffer.frames()
+            raise NoFramesError(
+                f"no buffered frame between {_fmt(request.start_ns)} and {_fmt(request.end_ns)}; "
+                f"the buffer holds {len(held)} frames from {_fmt(held[0].stamp_ns)} to "
+                f"{_fmt(held[-1].stamp_ns)} (node clock): ask about that window or leave start "
+                "and end zero")
+        frames = self._posed(frames, fixed_frame)
+        self._check_depth(frames)
+        return frames
+
+    def _posed(self, frames: list[Frame], fixed_frame: str) -> list[Frame]:
+        """Frames with a pose in `fixed_frame` (re-looked up if it is not the configured one)."""
+        out: list[Frame] = []
+        error = self._last_tf_error
+        for f in frames:
+            if fixed_frame == self.cfg.fixed_frame and f.T_fixed_camera is not None:
+                out.append(f)
+                continue
+            cam = f.camera.frame_id or self._camera_frame
+            try:
+                T = self.tf.lookup_transform(fixed_frame, cam, f.stamp_ns)
+            except NoTransformError as exc:
+                error = exc.message
+                continue
+            out.append(Frame(stamp_ns=f.stamp_ns, rgb=f.rgb, camera=f.camera, depth=f.depth,
+                             labels=f.labels, fixed_frame=fixed_frame, T_fixed_camera=T,
+                             source=f.source))
+        if not out:
+            cam = frames[0].camera.frame_id or self._camera_frame or "(no frame_id)"
+            raise NoTransformError(
+                f"{len(frames)} frames are buffered but none has a transform from the camera "
+                f"frame '{cam}' to the fixed frame '{fixed_frame}' ({error or 'no TF'}): publish "
+                "/tf and /tf_static linking them, or set fixed_frame / the goal's fixed_frame")
+        return out
+
+    def _check_depth(self, frames: list[Frame]) -> None:
+        if not self.has_depth or self.cfg.perception.depth_backend == "da3":
+            return
+        for f in frames:
+            d = f.depth
+            if d is not None and bool(np.any(np.isfinite(d) & (d > 0))):
+                return
+        raise NoValidDepthError(
+            f"depth is NaN or zero everywhere in the {len(frames)} frames of this query (topic "
+            f"'{self.cfg.topics.depth}'): check the depth camera (range, exposure, alignment), or "
+            "set perception.depth_backend: da3 to estimate depth from colour")
+
+    # ---- health ------------------------------------------------------------------------------
+    def backends(self) -> tuple[str, str]:
+        """(depth backend, segment backend) after resolving 'auto'."""
+        p = self.cfg.perception
+        depth = p.depth_backend if p.depth_backend != "auto" else (
+            "sensor" if self.has_depth else "da3")
+        seg = p.segment_backend if p.segment_backend != "auto" else (
+            "labels" if self.has_labels else "sam3")
+        return depth, seg
+
+    def fill_health(self, h: Any) -> None:
+        """Fill the ingest fields of a diagnostics.NodeHealth."""
+        now = self.clock_ns()
+        st = self.buffer.stats(now)
+        sync = self.sync.stats()
+        with self._lock:
+            counts = dict(self._counts)
+            conv_err = self._conversion_errors
+            cam = self._camera_frame
+        h.frames_buffered, h.max_frames = st.frames, st.max_frames
+        h.buffer_bytes, h.buffer_cap_bytes = st.bytes, st.memory_cap_bytes
+        h.newest_frame_age_s, h.oldest_frame_age_s = st.newest_age_s, st.oldest_age_s
+        h.images_received = counts["color"]
+        h.camera_info_received = counts["camera_info"]
+        h.frames_dropped = sum(sync.dropped.values()) + conv_err
+        newest_tf = max((e.last_ns for e in self.tf.edges() if not e.static), default=None)
+        h.tf_lag_s = None if newest_tf is None else (now - newest_tf) / NS_PER_S
+        fixed = self.cfg.fixed_frame
+        if cam and self.tf.can_transform(fixed, cam):
+            h.tf_detail = f"{cam} -> {fixed} available"
+        elif cam:
+            h.tf_detail = f"no transform {cam} -> {fixed}: {self._last_tf_error}"
+        else:
+            h.tf_detail = "no camera frame seen yet"
+
+    def close(self) -> None:
+        """Stop taking messages and drop every buffered frame."""
+        self._closed = True
+        self.buffer.clear()
+
+
+def _fmt(ns: int) -> str:
+    if not ns:
+        return "(open)"
+    return f"{ns / NS_PER_S:.3f} s"
+

@@ -1,0 +1,485 @@
+"""The `spatialclaw_agent` node: live frames and TF in, the SpatialQuery action and service out.
+
+A thin rclpy layer over the ROS-free core: subscriptions feed `ros.ingest.Ingest` (the core's TF
+and frame buffers), goals become `QueryRequest`s run by `agent.runner.run_query` on a kernel from the
+node's `KernelPool`, results go back as SpatialQuery results, RViz markers and diagnostics.
+
+Threading: a MultiThreadedExecutor with enough threads for every query that may run or wait at
+once plus the subscriptions, so that feedback, cancel requests and new goals keep flowing while a
+query blocks its own thread. Subscriptions share one mutually exclusive group (ingest is ordered);
+the action and the service each have a reentrant group (several queries at once).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action.server import ServerGoalHandle
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import MarkerArray
+
+from spatialclaw_ros.action import SpatialQuery as SpatialQueryAction
+from spatialclaw_ros.agent.types import QueryRequest, QueryResult, StepProgress
+from spatialclaw_ros.config import NODE_NAME, Config
+from spatialclaw_ros.errors import ErrorCode, SpatialClawError
+from spatialclaw_ros.msg import StepProgress as StepProgressMsg
+from spatialclaw_ros.ros import conversions as conv
+from spatialclaw_ros.ros.admission import QueryGate
+from spatialclaw_ros.ros.diagnostics import NodeHealth, VlmProbe, health_to_diagnostics
+from spatialclaw_ros.ros.ingest import Ingest
+from spatialclaw_ros.ros.markers import answer_markers
+from spatialclaw_ros.srv import SpatialQuery as SpatialQueryService
+
+ACTION_NAME = "spatial_query"
+SERVICE_NAME = "spatial_query"
+TF_STATIC_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
+                           reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.TRANSIENT_LOCAL)
+TF_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
+                    reliability=ReliabilityPolicy.RELIABLE,
+                    durability=DurabilityPolicy.VOLATILE)
+RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+# A hook for in-process tests: request -> Python program to run instead of asking the VLM.
+# Deliberately not a parameter nor a goal field: the public interface always goes through the VLM.
+ProgramHook = Callable[[QueryRequest], "str | None"]
+
+
+@dataclass
+class _Query:
+    """One query in flight (action goal or service call)."""
+
+    key: str
+    cancel: threading.Event = field(default_factory=threading.Event)
+    canceled_by_caller: bool = False
+    started_at: float = field(default_factory=time.monotonic)
+
+
+def declare_config_parameters(node: Node, cfg: Config) -> None:
+    """Declare every `Config().to_flat()` name, with `cfg`'s values as defaults."""
+    node.declare_parameters("", [(name, value) for name, value in cfg.to_flat().items()])
+
+
+def config_from_parameters(node: Node) -> Config:
+    """Read the declared parameters back into a Config (ConfigError on a wrong type)."""
+    names = list(Config().to_flat())
+    return Config.from_flat({p.name: p.value for p in node.get_parameters(names)})
+
+
+class SpatialClawNode(Node):
+    """Subscribes to camera + TF, serves SpatialQuery (action and service), publishes markers."""
+
+    def __init__(self, *, cfg: Config | None = None, node_name: str = NODE_NAME,
+                 context: rclpy.context.Context | None = None, namespace: str | None = None,
+                 cli_args: list[str] | None = None, pool: Any = None) -> None:
+        """`cfg` overrides every parameter (CLI path); else parameters come from ROS args/YAML."""
+        overrides = None
+        if cfg is not None:
+            overrides = [Parameter(k, value=v) for k, v in cfg.to_flat().items()]
+        super().__init__(node_name, context=context, namespace=namespace, cli_args=cli_args,
+                         parameter_overrides=overrides)
+        declare_config_parameters(self, Config())
+        self.cfg = config_from_parameters(self)
+        if cfg is None:
+            self._apply_env_overrides()
+        self.program_hook: ProgramHook | None = None
+        self._queries: dict[str, _Query] = {}
+        self._queries_lock = threading.Lock()
+        self._done = 0
+        self._failed = 0
+        self._sandbox_layers: list[str] = []
+        self._closed = False
+        self.gate = QueryGate(self.cfg.agent.max_concurrent_queries,
+                              self.cfg.agent.max_queued_queries)
+        self.ingest = Ingest(self.cfg, clock_ns=self._now_ns)
+        self._pool = pool
+        self._own_pool = pool is None
+        self._perception: Any = None
+        self._resource_lock = threading.Lock()
+        self._vlm_probe = VlmProbe(self.cfg.vlm.base_url)
+
+        sub_group = MutuallyExclusiveCallbackGroup()
+        self._action_group = ReentrantCallbackGroup()
+        self._service_group = ReentrantCallbackGroup()
+        timer_group = MutuallyExclusiveCallbackGroup()
+        t = self.cfg.topics
+        if t.compressed:
+            self.create_subscription(CompressedImage, t.color.rstrip("/") + "/compressed",
+                                     self.ingest.on_color, qos_profile_sensor_data,
+                                     callback_group=sub_group)
+        else:
+            self.create_subscription(Image, t.color, self.ingest.on_color,
+                                     qos_profile_sensor_data, callback_group=sub_group)
+        if t.depth:
+            self.create_subscription(Image, t.depth, self.ingest.on_depth,
+                                     qos_profile_sensor_data, callback_group=sub_group)
+        if t.labels:
+            self.create_subscription(Image, t.labels, self.ingest.on_labels,
+                                     qos_profile_sensor_data, callback_group=sub_group)
+        self.create_subscription(CameraInfo, t.camera_info, self.ingest.on_camera_info,
+                                 RELIABLE_QOS, callback_group=sub_group)
+        self.create_subscription(TFMessage, "/tf", lambda m: self.ingest.on_tf(m, static=False),
+                                 TF_QOS, callback_group=sub_group)
+        self.create_subscription(TFMessage, "/tf_static",
+                                 lambda m: self.ingest.on_tf(m, static=True), TF_STATIC_QOS,
+                                 callback_group=sub_group)
+
+        self.markers_pub = self.create_publisher(MarkerArray, "~/markers", RELIABLE_QOS)
+        self.progress_pub = self.create_publisher(StepProgressMsg, "~/progress", RELIABLE_QOS)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
+
+        self.action_server = ActionServer(
+            self, SpatialQueryAction, ACTION_NAME,
+            execute_callback=self._execute_goal,
+            goal_callback=self._on_goal,
+            cancel_callback=self._on_cancel,
+            callback_group=self._action_group)
+        self.service = self.create_service(SpatialQueryService, SERVICE_NAME, self._on_service,
+                                           callback_group=self._service_group)
+        self.create_timer(1.0, self._publish_diagnostics, callback_group=timer_group)
+        self._vlm_probe.start()
+        threading.Thread(target=self._detect_sandbox, name="sandbox-probe", daemon=True).start()
+        if self._own_pool and self.cfg.sandbox.pool_size > 0:
+            try:                                   # pre-warm kernels now, not at the first goal
+                self._pool_for_queries()
+            except Exception as exc:  # noqa: BLE001 - reported again to every query
+                self.get_logger().error(f"kernel pool not available: {exc}")
+        self.get_logger().info(
+            f"ready: color={t.color} depth={t.depth or '-'} camera_info={t.camera_info} "
+            f"fixed_frame={self.cfg.fixed_frame} vlm={self.cfg.vlm.base_url} "
+            f"max_concurrent={self.cfg.agent.max_concurrent_queries}")
+
+    # ---- helpers ---------------------------------------------------------------------------
+    def _apply_env_overrides(self) -> None:
+        """SPATIALCLAW_VLM_URL / SPATIALCLAW_VLM_MODEL beat the YAML, as in the CLI."""
+        env = {"vlm.base_url": os.environ.get("SPATIALCLAW_VLM_URL"),
+               "vlm.model": os.environ.get("SPATIALCLAW_VLM_MODEL")}
+        updates = [Parameter(k, value=v) for k, v in env.items() if v]
+        if updates:
+            self.set_parameters(updates)
+            self.cfg = config_from_parameters(self)
+
+    def executor_threads(self) -> int:
+        """Threads the executor needs: every query running or waiting, plus ingest and cancels."""
+        return self.cfg.agent.max_concurrent_queries + self.cfg.agent.max_queued_queries + 4
+
+    def _now_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    def _pool_for_queries(self) -> Any:
+        """The node's kernel pool (made once; SANDBOX_UNAVAILABLE & co. are raised per query)."""
+        with self._resource_lock:
+            if self._pool is None:
+                from spatialclaw_ros.kernel import KernelPool  # noqa: PLC0415 - heavy, on demand
+                self._pool = KernelPool(self.cfg.sandbox)
+            return self._pool
+
+    def _handlers_for(self, frames: list[Any]) -> dict[str, Callable[[dict], Any]]:
+        """perception.* handlers over the query's frames (the service starts models on first use)."""
+        with self._resource_lock:
+            if self._perception is None:
+                from spatialclaw_ros.perception.service import PerceptionService  # noqa: PLC0415
+                self._perception = PerceptionService(self.cfg)
+            service = self._perception
+        from spatialclaw_ros.perception.handlers import perception_handlers  # noqa: PLC0415
+
+        return perception_handlers(frames, self.cfg, service)
+
+    def _detect_sandbox(self) -> None:
+        """Fill the diagnostics' sandbox layers once (the probe starts a short subprocess)."""
+        if self.cfg.sandbox.mode == "off":
+            self._sandbox_layers = ["off"]
+            return
+        try:
+            from spatialclaw_ros.kernel import detect_sandbox_layers  # noqa: PLC0415
+
+            layers = detect_sandbox_layers()
+        except Exception as exc:  # noqa: BLE001 - diagnostics only
+            self.get_logger().warning(f"could not probe the sandbox layers: {exc!r}")
+            return
+        if not self._sandbox_layers:
+            self._sandbox_layers = sorted(k for k, v in layers.items() if v.startswith("available"))
+
+    # ---- action callbacks ------------------------------------------------------------------
+    def _on_goal(self, goal: SpatialQueryAction.Goal) -> GoalResponse:
+        """Accept every goal: a refused one (busy, malformed) still gets a result with a reason."""
+        return GoalResponse.ACCEPT
+
+    def _on_cancel(self, goal_handle: ServerGoalHandle) -> CancelResponse:
+        """Accept a cancel request and stop that goal's query (its cell and kernel)."""
+        key = bytes(goal_handle.goal_id.uuid).hex()
+        with self._queries_lock:
+            q = self._queries.get(key)
+        if q is not None:
+            q.canceled_by_caller = True
+            q.cancel.set()
+            self.gate.kick()
+        return CancelResponse.ACCEPT
+
+    def _execute_goal(self, goal_handle: ServerGoalHandle) -> SpatialQueryAction.Result:
+        """Run one goal to a terminal state; never raises."""
+        key = bytes(goal_handle.goal_id.uuid).hex()
+
+        def feedback(p: StepProgress) -> None:
+            msg = conv.progress_to_msg(p)
+            try:
+                goal_handle.publish_feedback(SpatialQueryAction.Feedback(progress=msg))
+            except Exception:  # noqa: BLE001 - a goal that went away must not stop its query
+                pass
+
+        query = _Query(key)
+        if goal_handle.is_cancel_requested:
+            query.canceled_by_caller = True
+            query.cancel.set()
+        result = self._serve_safely(goal_handle.request, query, feedback)
+        res = conv.fill_result(SpatialQueryAction.Result(), result, self.cfg.fixed_frame)
+        if result.success:
+            goal_handle.succeed()
+        elif result.error_code == ErrorCode.CANCELED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            goal_handle.abort()
+        return res
+
+    def _on_service(self, request: SpatialQueryService.Request,
+                    response: SpatialQueryService.Response) -> SpatialQueryService.Response:
+        """Blocking service: the same query path, without feedback."""
+        query = _Query(f"srv-{time.monotonic_ns()}-{threading.get_ident()}")
+        result = self._serve_safely(request, query, None)
+        return conv.fill_result(response, result, self.cfg.fixed_frame)
+
+    def _serve_safely(self, goal: Any, query: _Query,
+                      feedback: Callable[[StepProgress], None] | None) -> QueryResult:
+        """`_serve`, with a bug turned into an INTERNAL result instead of an aborted goal."""
+        try:
+            return self._serve(goal, query, feedback)
+        except Exception as exc:  # noqa: BLE001 - the node keeps serving
+            self.get_logger().error(f"bug while serving a query: {exc!r}\n{traceback.format_exc()}")
+            return conv.error_result(ErrorCode.INTERNAL, f"internal error ({type(exc).__name__}: "
+                                                         f"{exc}); see the node's log")
+
+    # ---- one query -------------------------------------------------------------------------
+    def _serve(self, goal: Any, query: _Query,
+               feedback: Callable[[StepProgress], None] | None) -> QueryResult:
+        """Validate, admit, run and account for one query; every failure becomes a result."""
+        t0 = time.monotonic()
+        try:
+            request = conv.request_from_goal(goal)
+        except SpatialClawError as exc:
+            return self._finish(conv.error_result(exc.code, exc.message), goal, t0)
+        ticket = self.gate.try_reserve()
+        if ticket is None:
+            counts = self.gate.counts()
+            msg = (f"busy: {counts.running} queries running and {counts.queued} waiting "
+                   f"(agent.max_concurrent_queries={self.gate.max_running}, "
+                   f"agent.max_queued_queries={self.gate.max_queued}); try again later")
+            if self._closed:
+                msg = "the node is shutting down"
+            return self._finish(conv.error_result(ErrorCode.BUSY, msg), goal, t0)
+        with self._queries_lock:
+            self._queries[query.key] = query
+        try:
+            if feedback is not None:
+                max_steps = request.max_steps or self.cfg.agent.max_steps
+                feedback(StepProgress(step=0, max_steps=max_steps,
+                                      phase=_phase("queued"), elapsed_s=0.0))
+            if not self.gate.wait_turn(ticket, query.cancel):
+                code = ErrorCode.CANCELED if query.canceled_by_caller else ErrorCode.BUSY
+                why = ("canceled while waiting for a free query slot" if query.canceled_by_caller
+                       else "the node is shutting down")
+                return self._finish(conv.error_result(code, why), goal, t0)
+            try:
+                result = self._run(request, query, feedback)
+            finally:
+                self.gate.release()
+        finally:
+            with self._queries_lock:
+                self._queries.pop(query.key, None)
+        return self._finish(result, goal, t0)
+
+    def _run(self, request: QueryRequest, query: _Query,
+             feedback: Callable[[StepProgress], None] | None) -> QueryResult:
+        """Take the frames for the request and run the agent on them."""
+        fixed = request.fixed_frame or self.cfg.fixed_frame
+
+        def on_progress(p: StepProgress) -> None:
+            self.progress_pub.publish(conv.progress_to_msg(p))
+            if feedback is not None:
+                feedback(p)
+
+        try:
+            frames = self.ingest.frames_for(request, fixed)
+            if query.cancel.is_set():
+                return conv.error_result(ErrorCode.CANCELED, "canceled before the query started")
+            from spatialclaw_ros.agent.runner import run_query  # noqa: PLC0415 - heavy import
+
+            kwargs: dict[str, Any] = {"on_progress": on_progress, "cancel": query.cancel,
+                                      "pool": self._pool_for_queries(),
+                                      "handlers": self._handlers_for(frames)}
+            if self.program_hook is not None:
+                program = self.program_hook(request)
+                if program is not None:
+                    kwargs["program"] = program
+            result = run_query(request, frames, self.cfg, **kwargs)
+        except SpatialClawError as exc:
+            result = conv.error_result(exc.code, exc.message)
+        except Exception as exc:  # noqa: BLE001 - a bug must not take the node down
+            self.get_logger().error(f"query failed with a bug: {exc!r}\n{traceback.format_exc()}")
+            result = conv.error_result(ErrorCode.INTERNAL,
+                                       f"internal error ({type(exc).__name__}: {exc}); "
+                                       "see the node's log")
+        if query.canceled_by_caller and not result.success:
+            result.error_code = ErrorCode.CANCELED
+            result.error_message = result.error_message or "canceled by the caller"
+        if result.sandbox_layers:
+            self._sandbox_layers = list(result.sandbox_layers)
+        if result.success and result.answer is not None:
+            self._publish_markers(result, fixed)
+        return result
+
+    def _finish(self, result: QueryResult, goal: Any, t0: float) -> QueryResult:
+        if result.timings.total_s == 0.0:
+            result.timings.total_s = time.monotonic() - t0
+        with self._queries_lock:
+            if result.success:
+                self._done += 1
+            else:
+                self._failed += 1
+        outcome = (result.answer.text if result.success and result.answer
+                   else f"{result.error_code.name}: {result.error_message}")
+        line = (f"query '{(goal.question or '')[:80]}' -> {outcome} "
+                f"({result.timings.total_s:.2f} s, {result.steps_used} steps)")
+        # rclpy refuses one call site logging at two severities: keep two calls.
+        if result.success:
+            self.get_logger().info(line)
+        else:
+            self.get_logger().warning(line)
+        return result
+
+    def _publish_markers(self, result: QueryResult, fixed: str) -> None:
+        try:
+            build = answer_markers(result.answer, fixed, self.get_clock().now().to_msg())
+            for s in build.skipped:
+                self.get_logger().warning(f"marker skipped: {s}")
+            self.markers_pub.publish(build.markers)
+        except Exception as exc:  # noqa: BLE001 - visualisation never breaks the answer path
+            self.get_logger().warning(f"could not publish markers: {exc!r}")
+
+    # ---- diagnostics -----------------------------------------------------------------------
+    def health(self) -> NodeHealth:
+        """A snapshot of buffers, TF, VLM, sandbox and queries."""
+        h = NodeHealth()
+        self.ingest.fill_health(h)
+        counts = self.gate.counts()
+        h.vlm_url = self.cfg.vlm.base_url
+        h.vlm = self._vlm_probe.last
+        h.depth_backend, h.segment_backend = self.ingest.backends()
+        h.sandbox_mode = self.cfg.sandbox.mode
+        h.sandbox_layers = list(self._sandbox_layers)
+        h.queries_running, h.queries_queued = counts.running, counts.queued
+        h.max_concurrent = self.gate.max_running
+        with self._queries_lock:
+            h.queries_done, h.queries_failed = self._done, self._failed
+        return h
+
+    def _publish_diagnostics(self) -> None:
+        try:
+            self.diagnostics_pub.publish(health_to_diagnostics(
+                self.health(), self.get_clock().now().to_msg(), self.get_name()))
+        except Exception as exc:  # noqa: BLE001 - diagnostics never take the node down
+            self.get_logger().warning(f"diagnostics failed: {exc!r}")
+
+    # ---- shutdown --------------------------------------------------------------------------
+    def shutdown(self, wait_s: float = 5.0) -> None:
+        """Cancel every query, wait for them to end, close the kernel pool (no stray processes)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.gate.close()
+        with self._queries_lock:
+            running = list(self._queries.values())
+        for q in running:
+            q.cancel.set()
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            with self._queries_lock:
+                if not self._queries:
+                    break
+            time.sleep(0.02)
+        self._vlm_probe.stop()
+        if self._pool is not None and self._own_pool:
+            self._pool.close()
+        if self._perception is not None:
+            self._perception.close()
+        self.ingest.close()
+
+    def destroy_node(self) -> None:
+        """Shut down queries and the pool, then destroy the ROS entities."""
+        self.shutdown()
+        self.action_server.destroy()
+        super().destroy_node()
+
+
+def _phase(name: str) -> Any:
+    from spatialclaw_ros.agent.types import Phase  # noqa: PLC0415
+
+    return Phase(name)
+
+
+def spin_node(node: SpatialClawNode) -> None:
+    """Spin on a MultiThreadedExecutor until shutdown or Ctrl-C; then clean up."""
+    executor = MultiThreadedExecutor(num_threads=node.executor_threads(), context=node.context)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.shutdown()
+        executor.shutdown(timeout_sec=2.0)
+        node.destroy_node()
+
+
+def run(cfg: Config | None, ros_args: Sequence[str] | None = None) -> int:
+    """Start rclpy, run the node until shutdown; returns an exit code."""
+    args = ["spatialclaw_agent", *(ros_args or [])]
+    rclpy.init(args=args)
+    try:
+        node = SpatialClawNode(cfg=cfg)
+    except SpatialClawError as exc:
+        print(f"spatialclaw_agent: {exc.code.name}: {exc.message}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 1
+    except Exception as exc:  # noqa: BLE001 - bad parameters: say which and exit
+        print(f"spatialclaw_agent: cannot start: {exc}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    spin_node(node)
+    rclpy.try_shutdown()
+    return 0
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    """`ros2 run spatialclaw_ros spatialclaw_agent [--ros-args ...]`: parameters from ROS args."""
+    argv = list(sys.argv[1:] if args is None else args)
+    sys.exit(run(None, argv))

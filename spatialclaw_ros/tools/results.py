@@ -1,0 +1,215 @@
+"""What the in-kernel tools return: small dataclasses that say their frame, units and source."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+
+
+def _arr(a: np.ndarray | None) -> str:
+    """Short description of an array for reprs (shape and dtype, never the values)."""
+    if a is None:
+        return "None"
+    return f"array{tuple(a.shape)} {a.dtype}"
+
+
+def _vec(v: np.ndarray) -> str:
+    return "[" + ", ".join(f"{float(x):.4f}" for x in np.asarray(v).ravel()) + "]"
+
+
+@dataclass
+class Point:
+    """A 3-D point in a named frame, in metres; iterable like a list of 3 floats."""
+
+    xyz: np.ndarray                   # (3,) float64 metres
+    frame: str                        # frame id the coordinates are expressed in
+    stamp_ns: int = 0                 # stamp of the keyframe the point was measured in
+    frame_index: int = -1             # keyframe index, -1 when not from one frame
+    units: str = "m"
+
+    def __post_init__(self) -> None:
+        self.xyz = np.asarray(self.xyz, dtype=np.float64).reshape(3)
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(float(x) for x in self.xyz)
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, i: int) -> float:
+        return float(self.xyz[i])
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.xyz.astype(dtype) if dtype is not None else self.xyz.copy()
+
+    def tolist(self) -> list[float]:
+        """[x, y, z] as Python floats."""
+        return [float(x) for x in self.xyz]
+
+    def __repr__(self) -> str:
+        return f"Point(xyz={_vec(self.xyz)} m, frame={self.frame!r}, stamp_ns={self.stamp_ns})"
+
+
+@dataclass
+class PointCloud:
+    """3-D points (N, 3) in metres in a named frame, e.g. the visible surface of one object."""
+
+    points: np.ndarray                # (N, 3) float64 metres
+    frame: str
+    stamp_ns: int = 0
+    frame_index: int = -1
+    units: str = "m"
+    n_removed: int = 0                # points dropped as depth outliers
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.points.shape[0])
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.points.astype(dtype) if dtype is not None else self.points.copy()
+
+    def __repr__(self) -> str:
+        extra = f", notes={self.notes}" if self.notes else ""
+        return (f"PointCloud(n={len(self)}, frame={self.frame!r}, frame_index={self.frame_index}, "
+                f"n_removed={self.n_removed}{extra})")
+
+
+@dataclass
+class Reconstruction:
+    """Metric depth, intrinsics, pose and point map of one keyframe."""
+
+    frame_index: int
+    stamp_ns: int
+    depth: np.ndarray                 # (H, W) float32 metres, NaN invalid
+    valid: np.ndarray                 # (H, W) bool, finite depth > 0
+    K: np.ndarray                     # (3, 3) float64 intrinsics (pixels)
+    T_fixed_camera: np.ndarray | None  # (4, 4) camera optical frame -> fixed frame, or None
+    points: np.ndarray                # (H, W, 3) float32 metres in `frame`, NaN where invalid
+    points_camera: np.ndarray         # (H, W, 3) float32 metres in the camera optical frame
+    frame: str                        # frame of `points`: the fixed frame, or the camera frame without pose
+    camera_frame: str                 # camera optical frame id (x right, y down, z forward)
+    backend: str                      # "sensor" or "da3"
+    units: str = "m"
+    notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        n = int(self.valid.sum())
+        return (f"Reconstruction(frame_index={self.frame_index}, backend={self.backend!r}, "
+                f"frame={self.frame!r}, depth={_arr(self.depth)} m, valid_px={n}, "
+                f"has_pose={self.T_fixed_camera is not None}, notes={self.notes})")
+
+
+@dataclass
+class Segmentation:
+    """Instance masks on one keyframe: masks[k] belongs to labels[k], scores[k], boxes[k]."""
+
+    masks: np.ndarray                 # (N, H, W) bool
+    scores: np.ndarray                # (N,) float
+    boxes: np.ndarray                 # (N, 4) float pixels, xyxy inclusive (u0, v0, u1, v1)
+    labels: list[str]                 # object name per mask ("" when unknown)
+    ids: list[int]                    # instance id per mask (stable across frames), -1 unknown
+    frame_index: int
+    backend: str
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.masks.shape[0])
+
+    def mask(self, k: int = 0) -> np.ndarray:
+        """Mask k (H, W) bool; k=0 is the best-scoring / largest one."""
+        if not 0 <= k < len(self):
+            raise IndexError(f"Segmentation has {len(self)} masks; asked for mask {k}. "
+                             f"Check len(seg) first (0 means nothing matched: see seg.notes).")
+        return self.masks[k]
+
+    def union(self) -> np.ndarray:
+        """All masks OR-ed into one (H, W) bool mask."""
+        if len(self) == 0:
+            raise ValueError("Segmentation is empty; nothing to union (see seg.notes).")
+        return np.any(self.masks, axis=0)
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{lab or '?'}#{i}:{s:.2f}" for lab, i, s in
+                          zip(self.labels, self.ids, self.scores.tolist()))
+        extra = f", notes={self.notes}" if self.notes else ""
+        return (f"Segmentation(n={len(self)}, frame_index={self.frame_index}, backend={self.backend!r}, "
+                f"masks={_arr(self.masks)}, [{items}]{extra})")
+
+
+@dataclass
+class Closest:
+    """Closest pair between two point sets: distance and the two surface points."""
+
+    distance_m: float
+    point_a: Point
+    point_b: Point
+
+    def __repr__(self) -> str:
+        return (f"Closest(distance_m={self.distance_m:.4f}, point_a={_vec(self.point_a.xyz)}, "
+                f"point_b={_vec(self.point_b.xyz)}, frame={self.point_a.frame!r})")
+
+
+@dataclass
+class Box3D:
+    """A 3-D box: centre, full edge lengths along its own axes, and rotation (columns = box axes)."""
+
+    center: np.ndarray                # (3,) metres
+    size: np.ndarray                  # (3,) full edge lengths, metres, largest first for oriented boxes
+    R: np.ndarray                     # (3, 3) box axes in `frame` (identity for axis-aligned)
+    frame: str
+    kind: str                         # "aabb" or "obb"
+
+    @property
+    def corners(self) -> np.ndarray:
+        """(8, 3) corner points in `frame`."""
+        signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], float)
+        return self.center + (signs * (self.size / 2.0)) @ self.R.T
+
+    @property
+    def volume_m3(self) -> float:
+        """Box volume in cubic metres."""
+        return float(np.prod(self.size))
+
+    def __repr__(self) -> str:
+        return (f"Box3D(kind={self.kind!r}, center={_vec(self.center)} m, size={_vec(self.size)} m, "
+                f"frame={self.frame!r})")
+
+
+@dataclass
+class Direction:
+    """Where `target` is relative to `reference` in one frame, in words and as a vector."""
+
+    vector: np.ndarray                # (3,) target - reference, metres, in `frame`
+    distance_m: float
+    frame: str                        # "camera", "base" or "fixed" (with the frame id in frame_id)
+    frame_id: str
+    left_right: str                   # "left" / "right"
+    front_behind: str                 # camera: "closer"/"farther" (to the camera); base/fixed: "front"/"behind"
+    above_below: str                  # "above" / "below"
+    dominant: str                     # the word of the largest component
+    components_m: dict[str, float] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"Direction(dominant={self.dominant!r}, {self.left_right}/{self.front_behind}/"
+                f"{self.above_below}, components_m={ {k: round(v, 4) for k, v in self.components_m.items()} }, "
+                f"distance_m={self.distance_m:.4f}, frame={self.frame!r})")
+
+
+@dataclass
+class CameraMotion:
+    """Camera motion between two keyframes (from the poses of the chosen backend)."""
+
+    from_index: int
+    to_index: int
+    travel_m: float                   # straight-line distance between the two camera positions
+    path_m: float                     # summed over every keyframe in between
+    rotation_deg: float               # angle of the relative rotation
+    duration_s: float
+    frame: str
+    translation: np.ndarray = field(default_factory=lambda: np.zeros(3))  # (3,) in `frame`
+
+    def __repr__(self) -> str:
+        return (f"CameraMotion({self.from_index}->{self.to_index}, travel_m={self.travel_m:.4f}, "
+                f"path_m={self.path_m:.4f}, rotation_deg={self.rotation_deg:.2f}, "
+                f"duration_s={self.duration_s:.3f}, frame={self.frame!r})")

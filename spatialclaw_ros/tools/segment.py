@@ -1,0 +1,242 @@
+"""tools.SAM3: instance masks from text, points or boxes, on one keyframe or tracked across keyframes."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from spatialclaw_ros.errors import PerceptionError
+from spatialclaw_ros.tools.context import KernelContext
+from spatialclaw_ros.tools.reconstruct import check_frame_index
+from spatialclaw_ros.tools.results import Segmentation
+
+BACKENDS = ("auto", "labels", "sam3")
+_STOP = {"the", "a", "an", "of", "on", "in", "at", "to", "that", "this", "is"}
+_ALL = {"all", "everything", "object", "all object", "every object", "thing", "all thing", "anything"}
+
+
+def _tokens(text: str) -> list[str]:
+    """Lower-case words of a name or prompt, articles removed, simple plurals folded."""
+    words = [w for w in re.split(r"[^a-z0-9]+", str(text).lower()) if w and w not in _STOP]
+    return [_singular(w) for w in words]
+
+
+def _singular(w: str) -> str:
+    if len(w) > 3 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 3 and w.endswith(("ses", "xes", "ches", "shes")):
+        return w[:-2]
+    if len(w) > 2 and w.endswith("s") and not w.endswith("ss"):
+        return w[:-1]
+    return w
+
+
+def boxes_of(masks: np.ndarray) -> np.ndarray:
+    """(N, H, W) bool masks -> (N, 4) float xyxy inclusive pixel boxes (NaN for empty masks)."""
+    out = np.full((masks.shape[0], 4), np.nan)
+    for k, m in enumerate(masks):
+        rows = np.flatnonzero(m.any(axis=1))
+        cols = np.flatnonzero(m.any(axis=0))
+        if rows.size:
+            out[k] = (cols[0], rows[0], cols[-1], rows[-1])
+    return out
+
+
+class SegmentTool:
+    """Instance masks on keyframes: from a text prompt, clicked points or a box, or tracked over frames.
+
+    Backends: "sam3" = SAM 3 in the perception service (any text); "labels" = the simulator's
+    instance-label images, for simulation and tests (text matches object names/classes/colours in
+    Metadata['objects']). "auto" (default) uses "labels" where the frame has a label image, else "sam3".
+    Results are Segmentation(masks (N, H, W) bool, scores, boxes xyxy px, labels, ids, frame_index);
+    N can be 0 (nothing found: read seg.notes). Pixels are (u=column, v=row).
+    """
+
+    def __init__(self, ctx: KernelContext) -> None:
+        self._ctx = ctx
+
+    def segment(self, frame_index: int, text: str | None = None, points: Any = None,
+                point_labels: Any = None, box: Any = None, backend: str = "auto") -> Segmentation:
+        """Masks on one keyframe from a text prompt, or points [[u, v], ...] (labels 1 = on object, 0 = not), or a box [u0, v0, u1, v1].
+
+        Text finds every matching instance (largest first); points/box give the one object under them.
+        Example: `seg = tools.SAM3.segment(0, text="red mug"); m = seg.mask(0) if len(seg) else None`
+        """
+        i = check_frame_index(self._ctx, frame_index)
+        given = sum(x is not None for x in (text, points, box))
+        if given == 0:
+            raise ValueError("give a prompt: text='mug', points=[[u, v]] or box=[u0, v0, u1, v1]")
+        if text is not None and not str(text).strip():
+            raise ValueError("text prompt is empty; name the object, e.g. text='chair'")
+        pts = self._points_arg(points)
+        plabels = self._point_labels_arg(point_labels, pts)
+        bx = self._box_arg(box)
+        name = self._resolve(i, backend)
+        if name == "labels":
+            return self._labels(i, text, pts, plabels, bx)
+        return self._sam3(i, text, pts, plabels, bx)
+
+    def track(self, text: str, frame_indices: list[int] | None = None, backend: str = "auto") -> list[Segmentation]:
+        """Segment the same text prompt on several keyframes (default all); ids stay the same object across frames with the labels backend.
+
+        Example: `segs = tools.SAM3.track("chair"); counts = [len(s) for s in segs]`
+        """
+        idx = list(range(len(self._ctx.images))) if frame_indices is None else \
+            [check_frame_index(self._ctx, i) for i in frame_indices]
+        return [self.segment(i, text=text, backend=backend) for i in idx]
+
+    def objects(self) -> list[dict[str, Any]]:
+        """Objects known to the labels backend (Metadata['objects']: id, name, class, color); [] if none.
+
+        Example: `print([o["name"] for o in tools.SAM3.objects()])`
+        """
+        objs = self._ctx.metadata.get("objects") or []
+        return [{k: o.get(k) for k in ("id", "name", "class", "color")} for o in objs if isinstance(o, dict)]
+
+    # -- backends ---------------------------------------------------------------------------------
+
+    def _resolve(self, i: int, backend: str) -> str:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; use one of {BACKENDS}")
+        if backend == "auto":
+            return "labels" if self._ctx.labels[i] is not None else "sam3"
+        if backend == "labels" and self._ctx.labels[i] is None:
+            raise ValueError(f"frame {i} has no instance-label image (labels exist only in simulation); "
+                             f"use backend='sam3'")
+        return backend
+
+    def _match_ids(self, text: str) -> tuple[list[int], dict[int, str]]:
+        objs = self.objects()
+        names = {int(o["id"]): str(o.get("name") or "") for o in objs if o.get("id") is not None}
+        q = " ".join(_tokens(text))
+        if q in _ALL:
+            return sorted(names), names
+        qt = set(_tokens(text))
+        hits = []
+        for o in objs:
+            if o.get("id") is None:
+                continue
+            vocab = set(_tokens(o.get("name") or "")) | set(_tokens(o.get("class") or "")) | \
+                set(_tokens(o.get("color") or ""))
+            full = {" ".join(_tokens(o.get("name") or "")), " ".join(_tokens(o.get("class") or ""))}
+            if q in full or (qt and qt <= vocab):
+                hits.append(int(o["id"]))
+        return hits, names
+
+    def _labels(self, i: int, text: str | None, pts: np.ndarray | None, plabels: np.ndarray | None,
+                bx: np.ndarray | None) -> Segmentation:
+        lab = np.asarray(self._ctx.labels[i])
+        h, w = lab.shape
+        notes: list[str] = []
+        names = {int(o["id"]): str(o.get("name") or "") for o in self.objects() if o.get("id") is not None}
+        if text is not None:
+            if not names:
+                raise ValueError("the labels backend matches text against Metadata['objects'], which this "
+                                 "query does not have; prompt with points=[[u, v]] or box=[...], or use "
+                                 "backend='sam3'")
+            ids, _ = self._match_ids(text)
+            if not ids:
+                notes.append(f"no known object matches {text!r}; known objects: {sorted(set(names.values()))}")
+            present = [k for k in ids if np.any(lab == k)]
+            if ids and not present:
+                notes.append(f"{text!r} matches {[names.get(k, '') for k in ids]} but none is visible in frame {i}")
+            ids = present
+        else:
+            ids = []
+            if pts is not None:
+                for (u, v), pl in zip(pts, plabels if plabels is not None else np.ones(len(pts), int)):
+                    ui, vi = int(round(u)), int(round(v))
+                    if not (0 <= ui < w and 0 <= vi < h):
+                        raise ValueError(f"point (u={u}, v={v}) is outside the {w}x{h} image of frame {i}")
+                    if pl and lab[vi, ui] > 0 and int(lab[vi, ui]) not in ids:
+                        ids.append(int(lab[vi, ui]))
+                if len(ids) > 1:
+                    ids = ids[:1]
+                    notes.append("positive points fall on different objects; returned the object under the first")
+            if bx is not None:
+                u0, v0, u1, v1 = [int(round(x)) for x in bx]
+                u0, u1 = max(0, u0), min(w - 1, u1)
+                v0, v1 = max(0, v0), min(h - 1, v1)
+                if u1 < u0 or v1 < v0:
+                    raise ValueError(f"box {list(bx)} does not overlap the {w}x{h} image of frame {i}")
+                crop = lab[v0:v1 + 1, u0:u1 + 1]
+                vals, counts = np.unique(crop[crop > 0], return_counts=True)
+                best = None
+                best_frac = 0.0
+                for val, cnt in zip(vals.tolist(), counts.tolist()):
+                    area = float(np.count_nonzero(lab == val))
+                    score = cnt / (crop.size + area - cnt)  # IoU of the instance with the box region
+                    if score > best_frac:
+                        best, best_frac = int(val), score
+                if ids and best is not None and best not in ids:
+                    notes.append("box and points select different objects; kept the one under the points")
+                elif best is not None:
+                    ids = [best]
+            if not ids:
+                notes.append(f"no labelled object under the prompt in frame {i}")
+        masks = np.stack([lab == k for k in ids]) if ids else np.zeros((0, h, w), bool)
+        order = np.argsort([-int(m.sum()) for m in masks], kind="stable") if ids else np.zeros(0, int)
+        masks = masks[order]
+        ids = [ids[k] for k in order]
+        return Segmentation(masks=masks, scores=np.ones(len(ids)), boxes=boxes_of(masks),
+                            labels=[names.get(k, "") for k in ids], ids=ids, frame_index=i,
+                            backend="labels", notes=notes)
+
+    def _sam3(self, i: int, text: str | None, pts: np.ndarray | None, plabels: np.ndarray | None,
+              bx: np.ndarray | None) -> Segmentation:
+        c = self._ctx
+        if c.call_parent is None:
+            raise PerceptionError("SAM 3 needs the perception service, which this kernel has no line to; "
+                                  "in simulation use backend='labels'")
+        payload = {
+            "frame_index": i, "text": None if text is None else str(text),
+            "points": None if pts is None else pts.tolist(),
+            "point_labels": None if plabels is None else [int(x) for x in plabels],
+            "box": None if bx is None else [float(x) for x in bx], "backend": "sam3",
+        }
+        reply = c.call_parent("perception.segment", payload)
+        if not isinstance(reply, dict) or "masks" not in reply:
+            raise PerceptionError(f"perception.segment returned an unexpected reply: {type(reply).__name__}")
+        h, w = c.images[i].shape[:2]
+        masks = np.asarray(reply["masks"], dtype=bool).reshape(-1, h, w)
+        scores = np.asarray(reply.get("scores", np.ones(len(masks))), dtype=float).reshape(-1)
+        boxes = np.asarray(reply["boxes"], float).reshape(-1, 4) if reply.get("boxes") is not None \
+            else boxes_of(masks)
+        order = np.argsort(-scores, kind="stable")
+        label = str(text) if text is not None else ""
+        notes = [] if len(masks) else [f"SAM 3 found nothing for the prompt in frame {i}"]
+        return Segmentation(masks=masks[order], scores=scores[order], boxes=boxes[order],
+                            labels=[label] * len(masks), ids=[-1] * len(masks), frame_index=i,
+                            backend="sam3", notes=notes)
+
+    # -- argument checks --------------------------------------------------------------------------
+
+    @staticmethod
+    def _points_arg(points: Any) -> np.ndarray | None:
+        if points is None:
+            return None
+        p = np.asarray(points, dtype=float)
+        if p.ndim == 1 and p.shape[0] == 2:
+            p = p.reshape(1, 2)
+        if p.ndim != 2 or p.shape[1] != 2 or p.shape[0] == 0:
+            raise ValueError(f"points must be [[u, v], ...] pixels (column, row), got shape {p.shape}")
+        return p
+
+    @staticmethod
+    def _point_labels_arg(labels: Any, pts: np.ndarray | None) -> np.ndarray | None:
+        if labels is None:
+            return None if pts is None else np.ones(len(pts), int)
+        lab = np.asarray(labels, dtype=int).reshape(-1)
+        if pts is None or len(lab) != len(pts):
+            raise ValueError("point_labels needs one 1/0 per point in points")
+        return lab
+
+    @staticmethod
+    def _box_arg(box: Any) -> np.ndarray | None:
+        if box is None:
+            return None
+        b = np.asarray(box, dtype=float).reshape(-1)
+        if b.shape[0] != 4 or b[2] < b[0] or b[3] < b[1]:
+            raise ValueError(f"box must be [u0, v0, u1, v1] pixels with u1 >= u0 and v1 >= v0, got {box!r}")
+        return b

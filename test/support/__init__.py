@@ -1,0 +1,1 @@
+"""Test support shared by the suite (import as ``support.<module>``: test/ is on sys.path)."""
