@@ -87,7 +87,7 @@ def build_model(out: Path) -> None:
     cfg = Qwen2VLConfig(
         text_config=dict(vocab_size=VOCAB_SIZE, hidden_size=128, intermediate_size=256,
                          num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                         max_position_embeddings=4096,
+                         max_position_embeddings=32768,
                          rope_parameters={"rope_type": "default", "rope_theta": 1e4,
                                           "mrope_section": [8, 12, 12]},
                          bos_token_id=0, eos_token_id=2, pad_token_id=0),

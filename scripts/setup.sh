@@ -92,7 +92,7 @@ PYVER=$("$VPY" -c "import sys;print(f'{sys.version_info[0]}.{sys.version_info[1]
 if ! "$VPY" -c "import importlib.metadata as m; m.version('spatialclaw_ros')" >/dev/null 2>&1 \
    || ! stamp_ok "$VENV/.spatialclaw-editable" "$REQ_HASH"; then
   step "installing spatialclaw_ros (editable)"
-  "$VPY" -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | grep -v "is ignored: it is neither" || true
+  "$VPY" -m pip install -q --no-deps --no-build-isolation --config-settings editable_mode=compat -e . 2>&1 | grep -v "is ignored: it is neither" || true
   echo "$REQ_HASH" > "$VENV/.spatialclaw-editable"
 fi
 

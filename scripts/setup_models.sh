@@ -6,14 +6,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-VENV=${MODELS_VENV:-$ROOT/.venv-models}
+# `setup_models.sh` makes .venv-models (DA3 export chain); `setup_models.sh sam3` makes .venv-sam3 (optional
+# SAM 3 torch runtime, ~5.5 GB).
+WHAT=${1:-da3}
+case "$WHAT" in
+  da3) VENV=${MODELS_VENV:-$ROOT/.venv-models}; REQ=requirements/models.txt ;;
+  sam3) VENV=${SAM3_VENV:-$ROOT/.venv-sam3}; REQ=requirements/models-sam3.txt ;;
+  *) echo "usage: $0 [da3|sam3]" >&2; exit 2 ;;
+esac
 PY=${PYTHON:-python3}
 mkdir -p "$ROOT/build"
-exec 8>"$ROOT/build/.setup-models.lock"
+exec 8>"$ROOT/build/.setup-models-${1:-da3}.lock"
 flock 8
 step() { printf '[setup-models %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
-REQ_HASH=$(cat requirements/models.txt | sha256sum | cut -c1-16)
+REQ_HASH=$(cat "$REQ" | sha256sum | cut -c1-16)
 if [ -x "$VENV/bin/python" ] && [ -f "$VENV/.spatialclaw-models-reqs" ] \
    && [ "$(cat "$VENV/.spatialclaw-models-reqs")" = "$REQ_HASH" ]; then
   step "$VENV is up to date"
@@ -26,10 +33,16 @@ fi
 VPY=$VENV/bin/python
 step "upgrading pip"
 "$VPY" -m pip install -q --upgrade "pip>=24" setuptools wheel
-step "installing requirements/models.txt (torch CPU build from the local wheel folder, depth-anything-3, onnx, onnxruntime; ~3 GB, several minutes on first run)"
-"$VPY" -m pip install --progress-bar off -r requirements/models.txt 2>&1 \
+step "installing $REQ (several GB, several minutes on first run)"
+"$VPY" -m pip install --progress-bar off -r "$REQ" 2>&1 \
   | grep -E '^(Collecting|Successfully|ERROR|error)' | sed -E 's/^Collecting /  collecting /' || true
 step "checking the imports"
+if [ "$WHAT" = sam3 ]; then
+  "$VPY" -c "import torch, torchvision, sam3, psutil, os, importlib.util as u; print('  torch', torch.__version__, 'torchvision', torchvision.__version__); assert os.path.exists(os.path.join(u.find_spec('open_clip').submodule_search_locations[0], 'bpe_simple_vocab_16e6.txt.gz'))"
+  echo "$REQ_HASH" > "$VENV/.spatialclaw-models-reqs"
+  step "done: $VENV"
+  exit 0
+fi
 PYTHONPATH="$ROOT" "$VPY" - <<'PYCHK'
 from spatialclaw_ros.perception import torch_compat
 torch_compat.prepare_torchvision()

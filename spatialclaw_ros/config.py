@@ -43,6 +43,7 @@ class VlmConfig:
     max_images_per_step: int = 2
     max_images_per_query: int = 16
     image_max_side: int = 640
+    extra_body: str = ""        # JSON object merged into every chat request (server-specific extras)
 
 
 @dataclass

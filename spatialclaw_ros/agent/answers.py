@@ -276,7 +276,8 @@ class AnswerValidator:
             return AnswerType.BOOLEAN if low in ("yes", "no", "true", "false") else AnswerType.TEXT
         if isinstance(value, (list, tuple, np.ndarray)):
             return AnswerType.POINT if frame else AnswerType.VECTOR
-        if isinstance(value, (int, np.integer)) and not unit and not self.spec.expected_kind:
+        if isinstance(value, (int, np.integer)) and value >= 0 and not unit \
+                and not self.spec.expected_kind:
             return AnswerType.COUNT
         return AnswerType.NUMBER
 
@@ -318,6 +319,10 @@ class AnswerValidator:
         if not idx:
             raise AnswerMismatch(f"frame {frame!r} is unknown; give the answer in the fixed frame "
                                  f"{spec.fixed_frame!r}")
+        if not poses:
+            raise AnswerMismatch(f"frame {frame!r} has no pose in {spec.fixed_frame!r} for this "
+                                 f"query; answer in {spec.fixed_frame!r} or the camera frame cannot "
+                                 "be converted")
         distinct = {np.asarray(p).tobytes() for p in poses}
         if len(distinct) != 1:
             raise AnswerMismatch(

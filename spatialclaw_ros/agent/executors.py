@@ -6,6 +6,8 @@ type is never returned.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
 import json
 import logging
@@ -13,7 +15,7 @@ from typing import Any, Callable
 
 from spatialclaw_ros.agent import prompts
 from spatialclaw_ros.agent.answers import AnswerMismatch, parse_text_answer
-from spatialclaw_ros.agent.feedback import _get, cell_observation, truncate
+from spatialclaw_ros.agent.feedback import cell_observation, field_of, truncate
 from spatialclaw_ros.agent.loop import CellOutcome, Outcome, QueryRun, extract_code
 from spatialclaw_ros.agent.metadata import metadata_summary
 from spatialclaw_ros.agent.types import Phase
@@ -142,10 +144,10 @@ def _failure_text(run: QueryRun, cell: CellOutcome) -> str:
         return "static check: " + "; ".join(cell.problems)
     if cell.answer_error:
         return cell.answer_error
-    err = _get(cell.result, "error", "") or ""
-    if _get(cell.result, "timed_out"):
+    err = field_of(cell.result, "error", "") or ""
+    if field_of(cell.result, "timed_out"):
         err = "timed out. " + err
-    tail = truncate(_get(cell.result, "stdout", "") or "", 1500, "stdout")
+    tail = truncate(field_of(cell.result, "stdout", "") or "", 1500, "stdout")
     return (err or prompts.NO_ANSWER_SINGLE_PASS) + (f"\n[stdout]\n{tail}" if tail else "")
 
 
@@ -205,6 +207,11 @@ def _tool_methods() -> list[tuple[str, str, Callable[..., Any]]]:
 
 def tool_schemas() -> list[dict[str, Any]]:
     """OpenAI function schemas: run_python, return_answer, and one per documented tool method."""
+    return copy.deepcopy(_tool_schemas())
+
+
+@functools.lru_cache(maxsize=1)
+def _tool_schemas() -> list[dict[str, Any]]:
     schemas: list[dict[str, Any]] = [
         _fn("run_python", "Run Python code in the kernel (same namespace as the other functions); "
             "returns stdout, errors and new variables.",
@@ -254,6 +261,9 @@ def _literal(v: Any) -> str:
 def tool_call_code(name: str, args: dict[str, Any], default_var: str,
                    methods: dict[str, tuple[str, str]]) -> str:
     """The Python a function call runs in the kernel (ValueError for an unknown function)."""
+    bad = [k for k in args if not isinstance(k, str) or not k.isidentifier()]
+    if bad:
+        raise ValueError(f"argument names must be Python identifiers, got {bad!r}")
     if name == "run_python":
         code = args.get("code")
         if not isinstance(code, str) or not code.strip():

@@ -7,7 +7,7 @@ from typing import Any
 from spatialclaw_ros.vlm.conversation import jpeg_data_url
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
+def field_of(obj: Any, name: str, default: Any = None) -> Any:
     """Field of a dataclass-like or dict-like object."""
     if isinstance(obj, dict):
         return obj.get(name, default)
@@ -58,11 +58,11 @@ def describe_variables(variables: Any, limit: int = 30) -> str:
     rows = []
     items = list(variables or [])
     for v in items[:limit]:
-        name = _get(v, "name", "?")
-        typ = _get(v, "type", "")
-        shape = _get(v, "shape")
-        dtype = _get(v, "dtype")
-        rep = str(_get(v, "repr", "") or "")
+        name = field_of(v, "name", "?")
+        typ = field_of(v, "type", "")
+        shape = field_of(v, "shape")
+        dtype = field_of(v, "dtype")
+        rep = str(field_of(v, "repr", "") or "")
         if len(rep) > 160:
             rep = rep[:160] + "..."
         bits = [str(typ)]
@@ -81,38 +81,39 @@ def cell_observation(res: Any, *, step: int, max_steps: int, output_max_chars: i
                      answer_error: str = "") -> tuple[Observation, int]:
     """Build the feedback for one CellResult; returns (observation, images to evict)."""
     parts: list[str] = [f"Step {step}/{max_steps} output:"]
-    stdout = _get(res, "stdout", "") or ""
-    stderr = _get(res, "stderr", "") or ""
+    stdout = field_of(res, "stdout", "") or ""
+    stderr = field_of(res, "stderr", "") or ""
     if stdout:
         parts.append("[stdout]\n" + truncate(stdout, output_max_chars, "stdout"))
     if stderr:
         parts.append("[stderr]\n" + truncate(stderr, output_max_chars // 2, "stderr"))
-    if _get(res, "timed_out"):
-        parts.append(f"[timed out] the cell ran past its time limit "
-                     f"({_get(res, 'duration_s', 0.0):.0f} s) and was stopped. Make it cheaper.")
-    if _get(res, "crashed") and not _get(res, "timed_out"):
+    error = field_of(res, "error", "") or ""
+    if field_of(res, "timed_out"):
+        parts.append("[timed out] the cell ran past its time limit and was stopped; make it cheaper "
+                     "(fewer frames, smaller images, vectorised numpy).")
+    elif field_of(res, "crashed"):
         parts.append("[kernel crashed] the interpreter died while running this cell.")
-    for note in _get(res, "restored", None) or []:
-        parts.append(f"[kernel restarted] {note}")
-    error = _get(res, "error", "") or ""
+    if not error:
+        for note in field_of(res, "restored", None) or []:
+            parts.append(f"[kernel restarted] replayed {note}")
     if error:
         parts.append("[error]\n" + truncate(error, output_max_chars, "error"))
-    vars_text = describe_variables(_get(res, "variables", None))
+    vars_text = describe_variables(field_of(res, "variables", None))
     if vars_text:
         parts.append("[variables]\n" + vars_text)
     if answer_error:
         parts.append(f"[answer rejected] {answer_error}")
-    images = list(_get(res, "images", None) or [])
+    images = list(field_of(res, "images", None) or [])
     chosen, over_step, evict = budget.take(images, in_conversation)
     urls: list[str] = []
     titles: list[str] = []
     for img in chosen:
-        data = _get(img, "jpeg", None) or _get(img, "data", None)
+        data = field_of(img, "jpeg", None) or field_of(img, "data", None)
         if data is None:
             continue
         urls.append(jpeg_data_url(data, budget.max_side))
-        title = _get(img, "title", "") or ""
-        titles.append(f"{title} ({_get(img, 'width', '?')}x{_get(img, 'height', '?')})".strip())
+        title = field_of(img, "title", "") or ""
+        titles.append(f"{title} ({field_of(img, 'width', '?')}x{field_of(img, 'height', '?')})".strip())
     if urls:
         parts.append("[images] " + "; ".join(f"#{i + 1}: {t}" for i, t in enumerate(titles)))
     if over_step:

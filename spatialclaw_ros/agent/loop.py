@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from spatialclaw_ros.agent.answers import AnswerMismatch, AnswerValidator
-from spatialclaw_ros.agent.feedback import ImageBudget, _get
+from spatialclaw_ros.agent.feedback import ImageBudget, field_of
 from spatialclaw_ros.agent.types import Answer, Phase, QueryRequest, StepProgress
 from spatialclaw_ros.agent.transcript import Transcript
 from spatialclaw_ros.config import Config
@@ -243,14 +243,14 @@ class QueryRun:
         finally:
             stop_watch.set()
             watcher.join()
-        duration = float(_get(res, "duration_s", 0.0) or 0.0)
+        duration = float(field_of(res, "duration_s", 0.0) or 0.0)
         self.kernel_s += max(0.0, duration - (self.parent_s - parent_before))
         self.check_stop()
-        if _get(res, "crashed") and not _get(res, "restored") and _dead(self.session):
+        if field_of(res, "crashed") and not field_of(res, "restored") and _dead(self.session):
             raise KernelDiedError("the kernel died and could not be restored: "
-                                  + (_get(res, "error", "") or "no details")[:500])
+                                  + (field_of(res, "error", "") or "no details")[:500])
         out = CellOutcome(result=res)
-        raw = _get(res, "answer")
+        raw = field_of(res, "answer")
         if raw:
             try:
                 out.answer = self.validator.validate(dict(raw))
@@ -264,17 +264,17 @@ class QueryRun:
         from spatialclaw_ros.agent.feedback import describe_variables
 
         ids = []
-        for img in _get(res, "images", None) or []:
-            data = _get(img, "jpeg", None) or _get(img, "data", None)
+        for img in field_of(res, "images", None) or []:
+            data = field_of(img, "jpeg", None) or field_of(img, "data", None)
             if data:
-                ids.append(self.transcript.image(jpeg_data_url(data, 100000), _get(img, "title", "") or ""))
-        self.transcript.add("cell", step=step, code=code, stdout=_get(res, "stdout", ""),
-                            stderr=_get(res, "stderr", ""), error=_get(res, "error", ""),
-                            variables=describe_variables(_get(res, "variables", None)),
-                            images=ids, duration_s=_get(res, "duration_s", 0.0),
-                            timed_out=bool(_get(res, "timed_out")), crashed=bool(_get(res, "crashed")),
-                            restored=list(_get(res, "restored", None) or []),
-                            answer=_get(res, "answer"))
+                ids.append(self.transcript.image(jpeg_data_url(data, 100000), field_of(img, "title", "") or ""))
+        self.transcript.add("cell", step=step, code=code, stdout=field_of(res, "stdout", ""),
+                            stderr=field_of(res, "stderr", ""), error=field_of(res, "error", ""),
+                            variables=describe_variables(field_of(res, "variables", None)),
+                            images=ids, duration_s=field_of(res, "duration_s", 0.0),
+                            timed_out=bool(field_of(res, "timed_out")), crashed=bool(field_of(res, "crashed")),
+                            restored=list(field_of(res, "restored", None) or []),
+                            answer=field_of(res, "answer"))
         if out.answer is not None:
             self.transcript.add("answer", step=step, text=out.answer.text, answer=out.answer.to_dict())
         elif out.answer_error:

@@ -1,6 +1,7 @@
 """Every prompt the agent sends, in one place, built from the kernel API's own docstrings."""
 from __future__ import annotations
 
+import functools
 import logging
 
 log = logging.getLogger(__name__)
@@ -20,8 +21,12 @@ _MINIMAL_API = f"""# Kernel API
 """
 
 
+@functools.lru_cache(maxsize=1)
 def kernel_api_markdown() -> str:
-    """The kernel API page generated from the tools' docstrings (tools/docs.py), or a minimal text."""
+    """The kernel API page generated from the tools' docstrings (tools/docs.py), or a minimal text.
+
+    Rendered once per process (it reads source files; the docstrings do not change while running).
+    """
     try:
         from spatialclaw_ros.tools.docs import render_kernel_api_markdown
     except ImportError:

@@ -81,6 +81,15 @@ def run_query(request: QueryRequest, frames: list[Frame], cfg: Config, *, progra
             raise InvalidRequestError(reason)
         fixed_frame = request.fixed_frame or cfg.fixed_frame
         _check_frames(frames, fixed_frame)
+        if not request.fixed_frame and all(f.T_fixed_camera is None for f in frames) \
+                and frames[0].camera.frame_id:
+            fixed_frame = frames[0].camera.frame_id
+            transcript.add("note", text=f"no camera pose in {cfg.fixed_frame!r}: answers are in the "
+                                        f"camera frame {fixed_frame!r}")
+            pose_note = (f"no camera pose: points and vectors are in the camera frame {fixed_frame!r}, "
+                         f"not {cfg.fixed_frame!r}")
+        else:
+            pose_note = ""
         max_steps = request.max_steps or cfg.agent.max_steps
         if max_steps < 1:
             raise InvalidRequestError("agent.max_steps must be >= 1")
@@ -104,10 +113,16 @@ def run_query(request: QueryRequest, frames: list[Frame], cfg: Config, *, progra
             run.session = session
             result.sandbox_layers = list(getattr(session, "sandbox_layers", []) or [])
             transcript.add("note", text="sandbox layers: " + (", ".join(result.sandbox_layers) or "none"))
+            for note in list(getattr(session, "notes", None) or []):
+                transcript.add("note", text=f"kernel: {note}")
+                if "fail" in note or "unavailable" in note:
+                    run.notes.append(f"kernel: {note}")
         if program is not None:
             outcome = run_program(run, program)
         else:
             outcome = EXECUTORS[executor.value](run)
+        if pose_note:
+            outcome.notes.append(pose_note)
     except QueryCanceledError as exc:
         outcome = Outcome(error=exc)
     except QueryTimeoutError as exc:

@@ -24,6 +24,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+MAX_LOGGED_CHARS = 50_000   # per text field of one event (a cell that prints 100 MB stays readable)
+
 
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, enum.Enum):
@@ -65,13 +67,13 @@ class Transcript:
             self.error = f"transcript not written: {exc} (set agent.transcript_dir to a writable folder)"
             log.warning("%s", self.error)
 
-    @property
-    def path(self) -> str:
-        """The HTML page's path (what QueryResult.transcript_path gives), "" if not written."""
-        return self.html_path if self._fh is not None or os.path.exists(self.html_path or "") else ""
-
     def add(self, kind: str, **data: Any) -> dict[str, Any]:
-        """Record one event (written to the JSONL at once)."""
+        """Record one event (written to the JSONL at once); long outputs are capped visibly."""
+        for key in ("stdout", "stderr", "error", "text"):
+            v = data.get(key)
+            if isinstance(v, str) and len(v) > MAX_LOGGED_CHARS:
+                data[key] = (v[:MAX_LOGGED_CHARS] + f"\n[... {len(v) - MAX_LOGGED_CHARS} more "
+                             "characters not logged]")
         ev = {"t": round(time.monotonic() - self._t0, 4), "kind": kind, **_jsonable(data)}
         self.events.append(ev)
         self._write(ev)
@@ -140,7 +142,7 @@ header .q{font-size:16px;margin:4px 0 10px}main{max-width:1100px;margin:0 auto;p
 .role-system h2{background:#ede7f6}.role-user h2{background:#e3f2fd}.role-assistant h2{background:#e8f5e9}
 .cell h2{background:#fff3e0}.answer h2{background:#d7f5e3}.rejected h2,.errorc h2{background:#fde2e2}
 pre{background:#0f1420;color:#e6e9ef;padding:10px 12px;border-radius:6px;overflow:auto;font:12.5px/1.4 ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-word}
-pre.plain{background:#f7f8fa;color:#1d2330;border:1px solid #e3e6eb}pre.err{background:#fff5f5;color:#9b1c1c;border:1px solid #f3c5c5}
+pre.plain{max-height:420px;background:#f7f8fa;color:#1d2330;border:1px solid #e3e6eb}pre.err{background:#fff5f5;color:#9b1c1c;border:1px solid #f3c5c5}
 .kw{color:#c792ea}.str{color:#c3e88d}.num{color:#f78c6c}.com{color:#7f8ba3;font-style:italic}.bi{color:#82aaff}
 .imgs{display:flex;flex-wrap:wrap;gap:10px;margin-top:8px}.imgs figure{margin:0}.imgs img{max-width:320px;max-height:260px;min-width:160px;image-rendering:pixelated;border-radius:4px;border:1px solid #ccd}
 .imgs figcaption{font-size:12px;color:#5a6577}details summary{cursor:pointer;color:#3a5a99}
@@ -258,10 +260,13 @@ def render_html(events: list[dict[str, Any]], images: dict[str, str], query_id: 
         head.append(f"<b>notes</b><span>{html.escape('; '.join(result['notes']))}</span>")
     head.append("</div>")
     body: list[str] = []
+    last_reply = ""
     for ev in events:
         k = ev.get("kind")
         if k == "message":
             role = ev.get("role", "")
+            if role == "assistant":
+                last_reply = ev.get("text", "") or ""
             meta = []
             if ev.get("step"):
                 meta.append(f"step {ev['step']}")
@@ -286,7 +291,12 @@ def render_html(events: list[dict[str, Any]], images: dict[str, str], query_id: 
                         f"<span class='meta'>{html.escape(' · '.join(meta))}</span></h2><div class='body'>"
                         f"{content}{_imgs(ev.get('images', []), images, titles)}</div></section>")
         elif k == "cell":
-            out = [f"<div class='label'>code</div><pre>{highlight_python(ev.get('code', ''))}</pre>"]
+            code = ev.get("code", "")
+            code_html = f"<pre>{highlight_python(code)}</pre>"
+            if code.strip() and code.strip() in last_reply:
+                out = [f"<details><summary>code (as in the reply above)</summary>{code_html}</details>"]
+            else:
+                out = [f"<div class='label'>code</div>{code_html}"]
             if ev.get("problems"):
                 out.append("<div class='label'>static check</div><pre class='err'>"
                            + html.escape("\n".join(ev["problems"])) + "</pre>")

@@ -31,7 +31,6 @@ from spatialclaw_ros.frames.assemble import (
     camera_frame_of,
     frame_from_arrays,
     lookup_camera_pose,
-    stamp_ns_of,
 )
 from spatialclaw_ros.frames.buffer import spread_indices
 from spatialclaw_ros.frames.images import (
@@ -224,12 +223,14 @@ def _load(reader: Any, bag: Path, cfg: Config, fixed: str, start_ns: int | None,
 
     # Pass 1: TF.
     tf = TfBuffer(cache_duration_s=float("inf"))
-    tf_conns = [c for c in conns if c.msgtype == TF_MSG and c.topic in ("/tf", "/tf_static")]
+    # /tf and /tf_static, also namespaced (/robot1/tf, /robot1/tf_static).
+    tf_conns = [c for c in conns if c.msgtype == TF_MSG
+                and c.topic.rsplit("/", 1)[-1] in ("tf", "tf_static")]
     spans: dict[str, list[int]] = {}
     for c, _, raw in _iterate(reader, tf_conns, bag, spans):
         msg = _deserialize(reader, raw, c, bag)
         try:
-            tf.add_tf_message(msg, static=c.topic == "/tf_static")
+            tf.add_tf_message(msg, static=c.topic.endswith("tf_static"))
         except ValueError as exc:
             report.notes.append(f"skipped a bad transform on {c.topic}: {exc}")
     report.tf_edges = tf.edges()
@@ -253,11 +254,19 @@ def _load(reader: Any, bag: Path, cfg: Config, fixed: str, start_ns: int | None,
                                         if s in streams],
         tolerance_ns=int(cfg.keyframes.sync_tolerance_s * NS_PER_S), queue_size=100_000,
         latest_fallback=["camera_info"])
-    id_to_stream = {c.id: s for s, c in streams.items()}
+    # A topic may have several connections (split or merged recordings): read them all.
+    role_conns = [x for x in conns for s, c in streams.items()
+                  if x.topic == c.topic and x.msgtype == c.msgtype]
+    id_to_stream = {x.id: s for x in role_conns for s, c in streams.items()
+                    if x.topic == c.topic}
     matches = []
-    for c, logtime, raw in _iterate(reader, list(streams.values()), bag, spans):
-        stamp, frame_id = _header(raw, reader, c, bag)
+    zero_stamps: dict[str, int] = {}
+    for c, logtime, raw in _iterate(reader, role_conns, bag, spans):
+        stamp, frame_id = _stamp_of(raw, logtime, reader, c, bag, zero_stamps)
         matches += sync.push(id_to_stream[c.id], stamp, _Ref(c.id, logtime, stamp, frame_id))
+    for topic, n in sorted(zero_stamps.items()):
+        report.notes.append(f"{n} messages on {topic} have a zero header stamp: their bag "
+                            "receive time is used instead (fix the driver's stamps for exact TF)")
     matches += sync.flush()
     report.sync = sync.stats()
     _measured_rates(report, spans)
@@ -279,7 +288,7 @@ def _load(reader: Any, bag: Path, cfg: Config, fixed: str, start_ns: int | None,
                  if (lo is None or m.stamp_ns >= lo) and (hi is None or m.stamp_ns <= hi)]
     poses = [lookup_camera_pose(tf, fixed, m.items["color"].frame_id or camera_frame, m.stamp_ns)
              for m in in_window]
-    _pose_report(report, tf, fixed, camera_frame, matches, poses, load_frames)
+    _pose_report(report, tf, fixed, camera_frame, poses)
 
     any_pose = any(p.T is not None for p in poses)
     selector = KeyframeSelector(cfg.keyframes)
@@ -308,81 +317,117 @@ def _load(reader: Any, bag: Path, cfg: Config, fixed: str, start_ns: int | None,
         return BagData([], tf, report)
 
     # Pass 3: deserialise and convert only the chosen messages.
-    frames, camera = _convert(reader, bag, streams, chosen, cfg, fixed, report)
+    frames, camera = _convert(reader, bag, streams, role_conns, chosen, cfg, fixed, report)
     if frames:
         report.frame_stamps_range_ns = (frames[0].stamp_ns, frames[-1].stamp_ns)
     return BagData(frames, tf, report, camera)
 
 
-def _convert(reader: Any, bag: Path, streams: dict[str, Any], chosen: list, cfg: Config,
-             fixed: str, report: BagReport) -> tuple[list[Frame], CameraModel | None]:
-    wanted: dict[tuple[int, int, int], Any] = {}
-    for m, _ in chosen:
-        for ref in m.items.values():
-            wanted[(ref.conn_id, ref.logtime, ref.stamp_ns)] = None
-    keys_by_conn_time = {(k[0], k[1]) for k in wanted}
-    for c, logtime, raw in _iterate(reader, list(streams.values()), bag):
-        if (c.id, logtime) not in keys_by_conn_time:
-            continue
-        stamp, _ = _header(raw, reader, c, bag)
-        if (c.id, logtime, stamp) in wanted and wanted[(c.id, logtime, stamp)] is None:
-            wanted[(c.id, logtime, stamp)] = _deserialize(reader, raw, c, bag)
+def _convert(reader: Any, bag: Path, streams: dict[str, Any], role_conns: list, chosen: list,
+             cfg: Config, fixed: str,
+             report: BagReport) -> tuple[list[Frame], CameraModel | None]:
+    """Deserialise and convert the chosen frames in one pass, each as soon as its parts are read.
 
-    def msg(ref: _Ref) -> Any:
-        return wanted[(ref.conn_id, ref.logtime, ref.stamp_ns)]
-
+    Raw messages are released once their frame is built, and the number of frames is cut (evenly
+    spread) as soon as the first frame shows what one costs, so memory stays near the cap.
+    """
     if "camera_info" not in streams:
         raise NoCameraInfoError(_no_info_message(report))
-    # Memory cap: drop evenly spread frames until the estimate fits.
     cap = int(cfg.keyframes.memory_cap_mb) * 1024 * 1024
-    frames: list[Frame] = []
-    camera: CameraModel | None = None
+
+    def key(ref: _Ref) -> tuple[int, int, int]:
+        return (ref.conn_id, ref.logtime, ref.stamp_ns)
+
+    users: dict[tuple[int, int, int], set[int]] = {}
+    for j, (m, _) in enumerate(chosen):
+        for ref in m.items.values():
+            users.setdefault(key(ref), set()).add(j)
+    remaining = [len({key(r) for r in m.items.values()}) for m, _ in chosen]
+    conn_times = {(k[0], k[1]) for k in users}
+    active = set(range(len(chosen)))
+    store: dict[tuple[int, int, int], Any] = {}
+    built: dict[int, Frame] = {}
     depth_errors: set[str] = set()
     label_errors: set[str] = set()
-    info_error = ""
-    for m, pose in chosen:
-        info_ref = m.items.get("camera_info")
-        if info_ref is None:
-            report.sync.dropped["no_camera_info"] = report.sync.dropped.get("no_camera_info", 0) + 1
+    info_errors: list[str] = []
+
+    for c, logtime, raw in _iterate(reader, role_conns, bag):
+        if not active:
+            break
+        if (c.id, logtime) not in conn_times:
             continue
-        try:
-            cam = camera_model_from_info(msg(info_ref))
-        except NoCameraInfoError as exc:
-            info_error = exc.message
+        stamp, _ = _stamp_of(raw, logtime, reader, c, bag, {})
+        k = (c.id, logtime, stamp)
+        waiting = users.get(k, set()) & active
+        if not waiting or k in store:
             continue
-        depth = msg(m.items["depth"]) if "depth" in m.items else None
-        labels = msg(m.items["labels"]) if "labels" in m.items else None
-        try:
-            frame = _frame(msg(m.items["color"]), cam, depth, labels, pose, fixed, str(bag),
-                           depth_errors, label_errors)
-        except (ImageConversionError, ValueError) as exc:
-            raise NoFramesError(
-                f"colour topic {streams['color'].topic}: {exc}") from None
-        camera = frame.camera
-        frames.append(frame)
+        store[k] = _deserialize(reader, raw, c, bag)
+        for j in sorted(waiting):
+            remaining[j] -= 1
+            if remaining[j] > 0:
+                continue
+            active.discard(j)
+            m, pose = chosen[j]
+            frame = _build(m, pose, store, key, streams, fixed, str(bag), depth_errors,
+                           label_errors, info_errors, report)
+            if frame is not None:
+                built[j] = frame
+                if len(built) == 1 and frame.nbytes * len(chosen) > cap:
+                    keep = set(spread_indices(len(chosen), max(1, cap // frame.nbytes)))
+                    active &= keep
+                    report.notes.append(
+                        f"kept {len(keep)} of {len(chosen)} keyframes to stay under "
+                        f"keyframes.memory_cap_mb={cfg.keyframes.memory_cap_mb} "
+                        f"({frame.nbytes / 1e6:.1f} MB per frame)")
+                    for jj in list(built):
+                        if jj not in keep:
+                            del built[jj]
+            for ref in m.items.values():      # release raw messages nobody else waits for
+                if not (users[key(ref)] & active):
+                    store.pop(key(ref), None)
+
+    frames = [built[j] for j in sorted(built)]
     if not frames:
-        if info_error:
+        if info_errors:
             raise NoCameraInfoError(f"camera_info topic {streams['camera_info'].topic}: "
-                                    f"{info_error}")
+                                    f"{info_errors[0]}")
         raise NoCameraInfoError(_no_info_message(report))
     for e in sorted(depth_errors):
-        line = (f"depth topic {streams['depth'].topic} not usable: {e}; "
-                "depth from Depth Anything 3 only")
-        report.missing.append(line)
+        report.missing.append(f"depth topic {streams['depth'].topic} not usable: {e}; "
+                              "depth from Depth Anything 3 only")
     for e in sorted(label_errors):
         report.notes.append(f"label topic {streams['labels'].topic} not usable: {e}")
-    total = sum(f.nbytes for f in frames)
-    if total > cap and frames:
-        keep = max(1, int(len(frames) * cap / total))
-        frames = [frames[i] for i in spread_indices(len(frames), keep)]
-        report.notes.append(f"kept {keep} frames to stay under keyframes.memory_cap_mb="
-                            f"{cfg.keyframes.memory_cap_mb}")
+    if info_errors:
+        report.notes.append(f"{len(info_errors)} frames left out: bad CameraInfo "
+                            f"({info_errors[0]})")
     report.frames_loaded = len(frames)
     report.frames_without_depth = sum(f.depth is None for f in frames)
-    return frames, camera
+    return frames, frames[-1].camera
 
 
-def _frame(color: Any, cam: CameraModel, depth: Any, labels: Any, pose: np.ndarray | None,
+def _build(m: Any, pose: np.ndarray | None, store: dict, key: Any, streams: dict[str, Any],
+           fixed: str, source: str, depth_errors: set[str], label_errors: set[str],
+           info_errors: list[str], report: BagReport) -> Frame | None:
+    """One Frame from a match whose messages are all in ``store`` (None: unusable CameraInfo)."""
+    info_ref = m.items.get("camera_info")
+    if info_ref is None:
+        info_errors.append("no CameraInfo near the frame's stamp")
+        return None
+    try:
+        cam = camera_model_from_info(store[key(info_ref)])
+    except NoCameraInfoError as exc:
+        info_errors.append(exc.message)
+        return None
+    depth = store[key(m.items["depth"])] if "depth" in m.items else None
+    labels = store[key(m.items["labels"])] if "labels" in m.items else None
+    try:
+        return _frame(m.stamp_ns, store[key(m.items["color"])], cam, depth, labels, pose, fixed,
+                      source, depth_errors, label_errors)
+    except (ImageConversionError, ValueError) as exc:
+        raise NoFramesError(f"colour topic {streams['color'].topic}: {exc}") from None
+
+
+def _frame(stamp_ns: int, color: Any, cam: CameraModel, depth: Any, labels: Any, pose: np.ndarray | None,
            fixed: str, source: str, depth_errors: set[str], label_errors: set[str]) -> Frame:
     """Convert one matched set; a depth or label image that cannot be used is dropped and noted."""
     rgb = image_to_rgb(color)
@@ -406,13 +451,14 @@ def _frame(color: Any, cam: CameraModel, depth: Any, labels: Any, pose: np.ndarr
         except (ImageConversionError, ValueError) as exc:
             label_errors.add(str(exc))
             labels_i = None
-    return frame_from_arrays(stamp_ns_of(color), rgb, cam, depth=depth_m, labels=labels_i,
+    return frame_from_arrays(stamp_ns, rgb, cam, depth=depth_m, labels=labels_i,
                              camera_frame=camera_frame_of(color, cam), pose=pose,
                              fixed_frame=fixed, source=source)
 
 
-def _pose_report(report: BagReport, tf: TfBuffer, fixed: str, camera_frame: str, matches: list,
-                 poses: list, load_frames: bool) -> None:
+def _pose_report(report: BagReport, tf: TfBuffer, fixed: str, camera_frame: str,
+                 poses: list) -> None:
+    """Say in the report when frames have no pose in the fixed frame, and why."""
     if poses and all(p.T is None for p in poses):
         why = poses[0].error
         roots = sorted({tf.root_of(f) for f in tf.frames()}) if tf.frames() else []
@@ -566,6 +612,16 @@ def _header(raw: bytes, reader: Any, conn: Any, bag: Path) -> tuple[int, str]:
     msg = _deserialize(reader, raw, conn, bag)
     st = msg.header.stamp
     return int(st.sec) * NS_PER_S + int(st.nanosec), str(msg.header.frame_id).lstrip("/")
+
+
+def _stamp_of(raw: bytes, logtime: int, reader: Any, conn: Any, bag: Path,
+              zero_stamps: dict[str, int]) -> tuple[int, str]:
+    """Header stamp and frame id; a zero stamp (some drivers) falls back to the receive time."""
+    stamp, frame_id = _header(raw, reader, conn, bag)
+    if stamp == 0:
+        zero_stamps[conn.topic] = zero_stamps.get(conn.topic, 0) + 1
+        stamp = int(logtime)
+    return stamp, frame_id
 
 
 def _s(ns: int | None) -> str:

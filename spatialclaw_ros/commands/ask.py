@@ -86,6 +86,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
             print("  " + "\n  ".join(extra))
         else:
             print(f"{result.error_code.name}: {result.error_message}", file=sys.stderr)
+        client.destroy()
         return 0 if result.success else 1
     finally:
         node.destroy_node()

@@ -74,7 +74,11 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
             print("spatialclaw query: the agent runner (spatialclaw_ros.agent.runner) is missing "
                   "from this build", file=sys.stderr)
             return 3
-        result = runner(request, frames, cfg, program=program, on_progress=_print_progress)
+        scene = _scene_metadata(args.bag)
+        if scene is None:
+            result = runner(request, frames, cfg, program=program, on_progress=_print_progress)
+        else:
+            result = _run_with_scene(runner, request, frames, cfg, program, scene)
         result.notes = list(notes) + list(result.notes)
     except SpatialClawError as exc:
         result = QueryResult(success=False, error_code=exc.code, error_message=exc.message)
@@ -204,6 +208,42 @@ def _runner() -> Any:
     return run_query
 
 
+def _scene_metadata(bag: str) -> dict[str, Any] | None:
+    """Metadata['objects'] from a simulation sidecar ``<bag>.scene.json`` when there is one.
+
+    The labels backend of tools.SAM3 matches text ("green book") against these names.
+    """
+    try:
+        from spatialclaw_ros.eval.scenes import objects_metadata
+        from spatialclaw_ros.sim.generate import load_scene, sidecar_path
+    except ModuleNotFoundError:
+        return None
+    side = sidecar_path(Path(bag).expanduser())
+    if not side.is_file():
+        return None
+    try:
+        scene = load_scene(side)
+    except (OSError, ValueError) as exc:
+        print(f"spatialclaw query: note: ignoring the scene sidecar {side}: {exc}", file=sys.stderr)
+        return None
+    print(f"spatialclaw query: object names from {side}", file=sys.stderr)
+    return {"objects": objects_metadata(scene)}
+
+
+def _run_with_scene(runner: Any, request: Any, frames: list, cfg: Config, program: str | None,
+                    scene: dict[str, Any]) -> Any:
+    """run_query on a kernel pool whose Metadata carries the sidecar's objects."""
+    from spatialclaw_ros.eval.runner import query_kwargs
+    from spatialclaw_ros.kernel import KernelPool
+
+    pool = KernelPool(cfg.sandbox)
+    try:
+        return runner(request, frames, cfg, program=program, on_progress=_print_progress,
+                      **query_kwargs(pool, scene))
+    finally:
+        pool.close()
+
+
 def _check_vlm(cfg: Config) -> None:
     """Without --program the VLM must answer; say plainly what is missing if it does not."""
     import urllib.error
@@ -239,7 +279,7 @@ def _print_result(result: Any, as_json: bool) -> int:
     elif result.success and result.answer is not None:
         a = result.answer
         extra = []
-        if a.unit:
+        if a.unit and a.unit not in a.text:
             extra.append(a.unit)
         if a.frame_id:
             extra.append(f"in {a.frame_id}")

@@ -40,6 +40,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Gaussian depth noise sigma = K * z^2 metres (e.g. 0.003); 0 = none")
     p.add_argument("--edge-dropout", type=float, default=0.0, metavar="P",
                    help="probability that a pixel at a depth/object edge has no depth (0..1)")
+    p.add_argument("--renderer", choices=["auto", "gl", "raycast"], default="auto",
+                   help="gl: MuJoCo's offscreen OpenGL (EGL/OSMesa); raycast: no GL needed (exact "
+                        "depth/labels, flat shading); auto: gl, else raycast (default)")
+    p.add_argument("--light", type=float, default=1.0,
+                   help="brightness of the lights, 0..3 (default 1; 0.2 is a dim room)")
     p.add_argument("--max-questions", type=int, default=0, help="keep the first N questions (0 = all)")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="generate a committed set (fixtures -> test/data, demo -> spatialclaw_ros/data)")
@@ -54,10 +59,12 @@ def _options_from_args(args: argparse.Namespace, seed: int):  # noqa: ANN202 - S
                       frames=args.frames, fps=args.fps, depth_encoding=args.depth_encoding,
                       noise=DepthNoise(sigma_per_m2=args.depth_noise, edge_dropout=args.edge_dropout,
                                        edge_width_px=2 if args.edge_dropout else 1),
-                      max_questions=args.max_questions)
+                      max_questions=args.max_questions, renderer=args.renderer,
+                      light=args.light)
 
 
-def preset_jobs(preset: str, *, width: int = 320, height: int = 240):  # noqa: ANN201
+def preset_jobs(preset: str, *, width: int = 320, height: int = 240,
+                renderer: str = "gl"):  # noqa: ANN201
     """(name, SimOptions) pairs of a named preset."""
     from spatialclaw_ros.sim.generate import SimOptions
     from spatialclaw_ros.sim.noise import DepthNoise
@@ -67,7 +74,8 @@ def preset_jobs(preset: str, *, width: int = 320, height: int = 240):  # noqa: A
         spec = dict(spec)
         name = spec.pop("name")
         noise = DepthNoise(**spec.pop("noise", {}))
-        jobs.append((name, SimOptions(width=width, height=height, noise=noise, **spec)))
+        jobs.append((name, SimOptions(width=width, height=height, noise=noise, renderer=renderer,
+                                      **spec)))
     return jobs
 
 
@@ -79,7 +87,8 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         print("spatialclaw sim: --count must be at least 1", file=sys.stderr)
         return 2
     if args.preset:
-        jobs = preset_jobs(args.preset, width=args.width, height=args.height)
+        jobs = preset_jobs(args.preset, width=args.width, height=args.height,
+                           renderer="gl" if args.renderer == "auto" else args.renderer)
     elif args.count == 1:
         jobs = [(args.name, _options_from_args(args, args.seed))]
     else:
@@ -96,6 +105,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         s = g.scene
         print(f"{g.bag}  seed={opts.seed} {opts.width}x{opts.height} frames={opts.frames} "
               f"depth={opts.depth_encoding} noise={'on' if opts.noise.enabled else 'off'} "
+              f"renderer={s['rendered_by']} "
               f"objects={len(s['objects'])} questions={len(s['questions'])} "
               f"({time.monotonic() - t0:.1f} s)")
         print(f"  sidecar: {g.sidecar}")

@@ -112,6 +112,32 @@ class ProgressBar:
             self.stream.flush()
 
 
+class MetadataPool:
+    """A view of a KernelPool that adds entries (the scene's objects) to every kernel's Metadata.
+
+    run_query builds Metadata from the request and frames; simulation questions also need
+    ``Metadata['objects']`` (what tools.SAM3's labels backend matches text against). This adapter
+    passes through KernelPool.acquire, the documented boundary, and adds them there.
+    """
+
+    def __init__(self, pool: Any, extra: dict[str, Any]) -> None:
+        self._pool = pool
+        self._extra = extra
+
+    def acquire(self, frames: list[Any], metadata: dict[str, Any], **kwargs: Any) -> Any:
+        """KernelPool.acquire with the extra Metadata entries merged in (the request's win)."""
+        return self._pool.acquire(frames, {**self._extra, **metadata}, **kwargs)
+
+
+def query_kwargs(pool: Any, extra_metadata: dict[str, Any]) -> dict[str, Any]:
+    """run_query keyword arguments that give the kernel ``extra_metadata`` on a shared pool."""
+    accepts = _run_query_kwargs()
+    for name in ("extra_metadata", "metadata"):
+        if name in accepts:
+            return {"pool": pool, name: extra_metadata}
+    return {"pool": MetadataPool(pool, extra_metadata)}
+
+
 def _run_query_kwargs() -> set[str]:
     from spatialclaw_ros.agent.runner import run_query
 
@@ -131,11 +157,6 @@ def run_eval(items: list[EvalItem], cfg: Config, *, programs_dir: str | Path | N
     parallel = max(1, min(int(parallel), MAX_PARALLEL))
     t0 = time.monotonic()
     notes: list[str] = []
-    accepts = _run_query_kwargs()
-    meta_kw = next((k for k in ("extra_metadata", "metadata") if k in accepts), None)
-    if meta_kw is None:
-        notes.append("run_query takes no extra metadata: Metadata['objects'] is not given to the "
-                     "kernel, so text prompts to the labels backend find nothing")
 
     # Each bag is read once; its frames are shared read-only by the questions about it.
     frames_of: dict[Path, Any] = {}
@@ -167,10 +188,8 @@ def run_eval(items: list[EvalItem], cfg: Config, *, programs_dir: str | Path | N
         request = item.request()
         if executor is not None:
             request.executor = executor
-        kwargs: dict[str, Any] = {"program": program, "pool": pool}
-        if meta_kw:
-            kwargs[meta_kw] = {"objects": objects_metadata(item.scene)}
-        result = run_query(request, frames_of[item.bag], cfg, **kwargs)
+        kwargs = query_kwargs(pool, {"objects": objects_metadata(item.scene)})
+        result = run_query(request, frames_of[item.bag], cfg, program=program, **kwargs)
         answer = result.answer.to_dict() if result.success and result.answer else None
         s: Score = score_answer(item.question, answer)
         return ItemResult(**base, predicted=s.predicted, score=s.score, metric=s.metric,

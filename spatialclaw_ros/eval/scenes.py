@@ -41,6 +41,12 @@ def objects_metadata(scene: dict[str, Any]) -> list[dict[str, Any]]:
              "color": o.get("color", o.get("colour", ""))} for o in scene.get("objects", [])]
 
 
+def sidecar_objects(bag: str | Path) -> list[dict[str, Any]]:
+    """Metadata['objects'] for a bag that has a simulation sidecar next to it; [] when it has none."""
+    side = sidecar_path(Path(bag))
+    return objects_metadata(load_scene(side)) if side.exists() else []
+
+
 def _sidecars(path: Path) -> list[Path]:
     if path.is_dir() and not (path / "metadata.yaml").exists():
         found = sorted(path.glob("*" + SIDECAR_SUFFIX))

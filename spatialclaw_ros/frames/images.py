@@ -73,8 +73,10 @@ def decode_image(msg: Any) -> DecodedImage:
         raise ImageConversionError(
             f"image data has {buf.size} bytes, expected {step}*{h} = {step * h} "
             f"({enc}, {w}x{h}); the message is truncated")
-    rows = np.lib.stride_tricks.as_strided(buf, shape=(h, row), strides=(step, 1))
-    arr = np.ascontiguousarray(rows).view(dtype).reshape((h, w, ch) if ch > 1 else (h, w))
+    rows = np.lib.stride_tricks.as_strided(buf, shape=(h, row), strides=(step, 1),
+                                           writeable=False)
+    # A copy: the array owns its memory (the message can go) and drops any row padding.
+    arr = np.array(rows, copy=True).view(dtype).reshape((h, w, ch) if ch > 1 else (h, w))
     return DecodedImage(arr.astype(dtype.newbyteorder("="), copy=False), enc)
 
 

@@ -1,58 +1,84 @@
-"""Entry point of the kernel process (started by pool.py; never imported by the parent's code paths).
+"""The kernel's code: imports done once in the fork server, then one query's loop in each kernel.
 
-Order matters: die-with-parent and namespaces first (single-threaded, before numpy), then the heavy
-imports (the pool's pre-warming), then "ready"; at "init" the scratch dir is known, so Landlock,
-seccomp and rlimits go on, the frames are mapped from shared memory and the namespace is built.
+Order matters. The fork server (zygote.py) imports numpy/scipy/cv2 and the tools once, single-
+threaded. Each kernel is a fork of it that first leaves for its own process group and namespaces
+(still single-threaded), says "ready", and at "init" - when the scratch dir is known - puts on
+Landlock, seccomp and rlimits before mapping the frames and building the namespace.
 """
 from __future__ import annotations
 
-import json
 import os
 import socket
-import sys
 import time
-from typing import Any
+from typing import Any, Callable
+
+Toolbox = Callable[[Any], Any]
 
 
-def main() -> None:
-    """Run the kernel: argv = [sock_fd, options JSON]."""
-    sock_fd = int(sys.argv[1])
-    opts: dict[str, Any] = json.loads(sys.argv[2])
-    from spatialclaw_ros.kernel import sandbox
-
-    early_layers, notes = sandbox.apply_early(int(opts["parent_pid"]), opts.get("mode", "auto"))
-
+def prewarm(notes: list[str]) -> Toolbox | None:
+    """Import everything a cell may need; returns make_toolbox (None if tools are not importable)."""
     import faulthandler
 
     faulthandler.enable()         # a crash leaves the cell's line on stderr for the parent
-    import cv2  # noqa: F401 - pre-warm
-    import numpy as np
+    import cv2  # noqa: F401
+    import numpy  # noqa: F401
     import scipy  # noqa: F401
     import scipy.linalg  # noqa: F401
     import scipy.ndimage  # noqa: F401
     import scipy.spatial  # noqa: F401
 
-    from spatialclaw_ros.frames.types import CameraModel, Frame  # noqa: F401
+    import spatialclaw_ros.frames.types  # noqa: F401
+    import spatialclaw_ros.kernel.protocol  # noqa: F401
+    import spatialclaw_ros.kernel.runtime  # noqa: F401
+    from spatialclaw_ros.tools.context import KernelContext
+
+    try:
+        from spatialclaw_ros.tools import make_toolbox
+    except Exception as exc:  # noqa: BLE001 - tools are optional while being written
+        notes.append(f"tools unavailable (tools = None): {type(exc).__name__}: {exc}")
+        return None
+    try:   # import every tool module now, not in the first query's time
+        make_toolbox(KernelContext(images=[], depths=[], labels=[], cameras=[], poses=[],
+                                   stamps_ns=[], fixed_frame=""))
+    except Exception:  # noqa: BLE001,S110 - a real context may still work
+        pass
+    return make_toolbox
+
+
+def serve(sock_fd: int, opts: dict[str, Any], zygote_pid: int, notes: list[str],
+          make_toolbox: Toolbox | None) -> None:
+    """One kernel's life, in a fresh fork of the zygote; never returns."""
+    from spatialclaw_ros.kernel import sandbox
+
+    notes = list(notes)
+    early_layers, early_notes = sandbox.apply_early(zygote_pid, opts.get("mode", "auto"))
+    notes += early_notes
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    read_only = sandbox.read_paths(package_dir)
+    warm_layers, warm_notes = sandbox.apply_warm(opts)
+    early_layers += warm_layers
+    notes += warm_notes
+    import numpy as np
+
+    np.random.seed()              # forks share the zygote's RNG state: give each kernel its own
+    from spatialclaw_ros.frames.types import CameraModel
     from spatialclaw_ros.kernel import protocol, runtime
     from spatialclaw_ros.tools.context import KernelContext
 
-    make_toolbox = None
+    # Touch the paths a query takes (copy-on-write faults after fork) before saying "ready".
     try:
-        from spatialclaw_ros.tools import make_toolbox  # type: ignore[attr-defined,no-redef]
-    except Exception as exc:  # noqa: BLE001 - tools are optional while being written
-        notes.append(f"tools unavailable (tools = None): {type(exc).__name__}: {exc}")
-
-    if make_toolbox is not None:
-        try:   # import every tool module now (pre-warming), not in the first query's time
+        if make_toolbox is not None:
             make_toolbox(KernelContext(images=[], depths=[], labels=[], cameras=[], poses=[],
                                        stamps_ns=[], fixed_frame=""))
-        except Exception:  # noqa: BLE001,S110 - a real context may still work
-            pass
-
+        warm = runtime.Runtime(lambda name, payload: None, 0)
+        warm.install({})
+        warm.run("_w = [1]\n_w", 0)
+        del warm
+    except Exception:  # noqa: BLE001,S110 - warming is best effort
+        pass
     chan = protocol.Channel(socket.socket(fileno=sock_fd), untrusted_peer=False)
     chan.send({"op": "ready", "pid": os.getpid(), "layers": early_layers, "notes": notes})
 
-    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     rt: runtime.Runtime | None = None
     call_log: list[dict[str, Any]] = []
 
@@ -73,6 +99,8 @@ def main() -> None:
         return msg.get("value")
 
     while True:
+        chan.poll(None)
+        t_recv = time.perf_counter()
         try:
             msg = chan.recv()
         except protocol.ChannelClosed:
@@ -81,7 +109,8 @@ def main() -> None:
         if op == "init":
             t_init = time.perf_counter()
             scratch = msg["scratch_dir"]
-            layers, late_notes = sandbox.apply_late(opts, scratch, package_dir)
+            layers, late_notes = sandbox.apply_late(opts, scratch, read_only)
+            t_sandbox = time.perf_counter()
             try:
                 os.chdir(scratch)
             except OSError as exc:
@@ -119,7 +148,8 @@ def main() -> None:
             rt.install({"InputImages": images, "Metadata": metadata, "tools": tools})
             t_end = time.perf_counter()
             chan.send({"op": "init_ok", "layers": early_layers + layers, "notes": notes + late_notes,
-                       "timings": {"init_s": t_end - t_init, "toolbox_s": t_end - t_tools}})
+                       "timings": {"init_s": t_end - t_init, "toolbox_s": t_end - t_tools,
+                                   "sandbox_s": t_sandbox - t_init, "recv_s": t_init - t_recv}})
         elif op == "run":
             if rt is None:
                 chan.send({"op": "result", "ok": False, "error": "kernel not initialised"})
@@ -135,7 +165,3 @@ def main() -> None:
                            "stdout": "", "stderr": "", "variables": [], "images": []})
         elif op == "exit":
             os._exit(0)
-
-
-if __name__ == "__main__":
-    main()

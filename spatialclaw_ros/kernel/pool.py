@@ -9,7 +9,7 @@ from spatialclaw_ros.config import SandboxConfig
 from spatialclaw_ros.errors import KernelDiedError, SandboxUnavailableError
 from spatialclaw_ros.frames.types import Frame
 from spatialclaw_ros.kernel import sandbox
-from spatialclaw_ros.kernel.process import KernelProcess
+from spatialclaw_ros.kernel.process import KernelProcess, Zygote
 from spatialclaw_ros.kernel.session import KernelSession
 
 log = logging.getLogger(__name__)
@@ -17,7 +17,8 @@ _MODES = ("auto", "strict", "off")
 
 
 class KernelPool:
-    """Keeps `size` kernels warm (numpy, scipy, cv2 imported) in the background.
+    """Keeps `size` kernels warm in the background, forked from a server that imported numpy,
+    scipy, cv2 and the tools once (a kernel starts in milliseconds; the server in seconds).
 
     Example::
 
@@ -49,28 +50,40 @@ class KernelPool:
         self._spawning = 0
         self._closed = False
         self._errors: list[str] = []
+        self._zygote: Zygote | None = None
+        self._zygote_lock = threading.Lock()
         self._thread = threading.Thread(target=self._fill, name="kernel-pool", daemon=True)
         self._thread.start()
 
     # ------------------------------------------------------------------ background warm-up
     def _fill(self) -> None:
+        # This long-lived thread is the only one that starts the fork server: PR_SET_PDEATHSIG
+        # fires when the *thread* that forked a process exits, so a short-lived caller's thread
+        # must not be its parent.
         while True:
             with self._lock:
-                while not self._closed and len(self._ready) + self._spawning >= self.size:
+                while not self._closed and not self._zygote_wanted() and \
+                        len(self._ready) + self._spawning >= self.size:
                     self._lock.wait()
                 if self._closed:
                     return
-                self._spawning += 1
+                need_kernel = len(self._ready) + self._spawning < self.size
+                if need_kernel:
+                    self._spawning += 1
             try:
+                self._ensure_zygote()
+                if not need_kernel:
+                    continue
                 k = self._spawn()
             except Exception as exc:  # noqa: BLE001 - reported at acquire
                 with self._lock:
-                    if not self._closed:
+                    if not self._closed and not (need_kernel and self._zygote_wanted()):
                         log.error("could not pre-warm a kernel: %s", exc)
-                    self._spawning -= 1
+                    if need_kernel:
+                        self._spawning -= 1
                     self._errors.append(str(exc))
                     self._lock.notify_all()
-                    if not self._closed:
+                    if not self._closed and not (need_kernel and self._zygote_wanted()):
                         self._lock.wait(5.0)  # do not spin on a broken set-up
                 continue
             with self._lock:
@@ -82,8 +95,47 @@ class KernelPool:
                 self._ready.append(k)
                 self._lock.notify_all()
 
+    def _zygote_wanted(self) -> bool:
+        z = self._zygote
+        return z is None or not z.alive()
+
+    def _ensure_zygote(self) -> None:
+        """Start (or restart) the fork server; called on the filler thread only."""
+        with self._zygote_lock:
+            z = self._zygote
+            if z is not None and z.alive():
+                return
+            if z is not None:
+                log.warning("kernel fork server died (%s); restarting it", z.stderr_tail(300))
+                z.close()
+                self._zygote = None
+            if self._closed:
+                raise KernelDiedError("the kernel pool is closed")
+            z = Zygote(self.cfg)
+            self._zygote = z
+            log.info("kernel fork server %d ready in %.2f s", z.pid, z.start_s)
+        with self._lock:
+            self._lock.notify_all()
+
+    def _get_zygote(self, timeout_s: float = 180.0) -> Zygote:
+        """The running fork server, waiting for the filler thread to (re)start it if needed."""
+        if threading.current_thread() is self._thread:
+            self._ensure_zygote()
+        with self._lock:
+            self._lock.notify_all()
+            n_errors = len(self._errors)
+            ok = self._lock.wait_for(lambda: self._closed or not self._zygote_wanted()
+                                     or len(self._errors) > n_errors, timeout_s)
+            if self._closed:
+                raise KernelDiedError("the kernel pool is closed")
+            if not ok or self._zygote_wanted():
+                why = self._errors[-1] if self._errors else f"not ready after {timeout_s:g} s"
+                raise KernelDiedError(f"the kernel fork server could not start: {why}")
+            assert self._zygote is not None
+            return self._zygote
+
     def _spawn(self) -> KernelProcess:
-        k = KernelProcess(self.cfg)
+        k = KernelProcess(self._get_zygote())
         with self._lock:
             self._live.add(k)
         try:
@@ -109,14 +161,18 @@ class KernelPool:
             if self._closed:
                 raise KernelDiedError("the kernel pool is closed")
             while self._ready:
-                k = self._ready.pop(0)
-                self._lock.notify_all()        # the filler starts a replacement
+                k = self._ready.pop(0)         # replaced once the session has started (refill)
                 if k.alive():
                     k.promote()
                     return k
                 self._live.discard(k)
                 k.close_files()
         return None
+
+    def _refill(self) -> None:
+        """Let the filler fork replacements (after a hand-out, so it does not compete with it)."""
+        with self._lock:
+            self._lock.notify_all()
 
     def _forget(self, k: KernelProcess) -> None:
         with self._lock:
@@ -129,10 +185,17 @@ class KernelPool:
         """A kernel for one query with the frames mapped in; close() it when the query ends."""
         session = KernelSession(self, frames, metadata, handlers=handlers, scratch_dir=scratch_dir)
         try:
-            session._start(self._take())
+            try:
+                session._start(self._take())
+            except KernelDiedError as exc:
+                # a warm kernel can die before it is used (its fork server died): one more try
+                log.warning("warm kernel unusable (%s); starting another", exc)
+                session._start(self._take())
         except BaseException:
             session.close()
             raise
+        finally:
+            self._refill()
         return session
 
     def warm_count(self) -> int:
@@ -157,6 +220,10 @@ class KernelPool:
         for k in live:
             k.kill()
             k.close_files()
+        with self._zygote_lock:
+            if self._zygote is not None:
+                self._zygote.close()
+                self._zygote = None
         self._thread.join(timeout=10)
 
     def __enter__(self) -> "KernelPool":

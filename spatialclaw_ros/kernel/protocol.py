@@ -122,24 +122,21 @@ def encode(obj: Any) -> tuple[dict[str, Any], list[int], list[int]]:
 
 
 class Decoder:
-    """Rebuilds a message, mapping each received memfd once (read-only)."""
+    """Rebuilds arrays and bytes while the JSON is parsed, mapping each received memfd once."""
 
     def __init__(self, fds: list[int], *, untrusted: bool) -> None:
         self.fds = fds
         self.untrusted = untrusted
         self.maps: dict[int, Any] = {}
 
-    def walk(self, obj: Any) -> Any:
-        if isinstance(obj, dict):
-            if "__nd__" in obj:
-                return self.array(obj)
-            if "__bytes__" in obj:
-                return base64.b64decode(obj["__bytes__"])
-            if "__float__" in obj:
-                return float(obj["__float__"])
-            return {k: self.walk(v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [self.walk(v) for v in obj]
+    def hook(self, obj: dict[str, Any]) -> Any:
+        """json object_hook: called for every JSON object, innermost first."""
+        if "__nd__" in obj:
+            return self.array(obj)
+        if "__bytes__" in obj:
+            return base64.b64decode(obj["__bytes__"])
+        if "__float__" in obj:
+            return float(obj["__float__"])
         return obj
 
     def array(self, ref: dict[str, Any]) -> np.ndarray:
@@ -162,10 +159,10 @@ class Decoder:
         return shm.view(mm, ref.get("dtype", ""), ref.get("shape"), ref.get("offset", 0))
 
 
-def decode(msg: Any, fds: list[int], *, untrusted: bool) -> Any:
-    """Rebuild arrays and bytes in a received message; closes the descriptors (maps stay)."""
+def decode(data: bytes | str, fds: list[int], *, untrusted: bool) -> Any:
+    """Parse a message, rebuilding arrays and bytes; closes the descriptors (maps stay)."""
     try:
-        return Decoder(fds, untrusted=untrusted).walk(msg)
+        return json.loads(data, object_hook=Decoder(fds, untrusted=untrusted).hook)
     finally:
         for fd in fds:
             try:
@@ -245,23 +242,21 @@ class Channel:
                     os.close(body_fd)
             elif kind != b"J":
                 raise ProtocolError(f"unknown packet kind {kind!r}")
-            msg = json.loads(rest)
-            if not isinstance(msg, dict):
-                raise ProtocolError("message is not an object")
-        except (ValueError, OSError) as exc:
-            for fd in fds:
-                os.close(fd)
-            if isinstance(exc, ProtocolError):
-                raise
-            raise ProtocolError(f"malformed message: {exc}") from exc
         except ProtocolError:
             for fd in fds:
                 os.close(fd)
             raise
-        try:
-            return decode(msg, fds, untrusted=self.untrusted_peer)
-        except (shm.ShmError, ValueError, TypeError, OSError) as exc:
+        except OSError as exc:
+            for fd in fds:
+                os.close(fd)
             raise ProtocolError(f"malformed message: {exc}") from exc
+        try:
+            msg = decode(rest, fds, untrusted=self.untrusted_peer)
+        except (shm.ShmError, ValueError, TypeError, OSError, RecursionError) as exc:
+            raise ProtocolError(f"malformed message: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(msg, dict):
+            raise ProtocolError("message is not an object")
+        return msg
 
     def close(self) -> None:
         """Close the socket."""

@@ -157,6 +157,9 @@ def apply_early(parent_pid: int, mode: str) -> tuple[list[str], list[str]]:
         return layers, notes
     if _libc.unshare(CLONE_NEWNS_USER | CLONE_NEWNET) == 0:
         layers += ["userns", "netns"]
+        _prctl(1, 9)                  # a credential change may clear PDEATHSIG: set it again
+        if os.getppid() != parent_pid:
+            os._exit(3)
     else:
         e1 = ctypes.get_errno()
         notes.append(f"userns: unshare(CLONE_NEWUSER) failed: {os.strerror(e1)}")
@@ -187,30 +190,16 @@ def read_paths(package_dir: str) -> list[str]:
     return sorted(p for p in paths if os.path.exists(p))
 
 
-def apply_late(opts: dict[str, Any], scratch_dir: str, package_dir: str) -> tuple[list[str], list[str]]:
-    """Once scratch is known: Landlock, seccomp, rlimits. (layers, notes); never raises for auto."""
-    layers, notes = [], []
+def apply_warm(opts: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Before "ready" (no scratch needed): no_new_privs, seccomp, rlimits. (layers, notes)."""
+    layers: list[str] = []
+    notes: list[str] = []
     if opts.get("mode") == "off":
         return layers, notes
-    nthreads = len(os.listdir("/proc/self/task"))
-    if nthreads != 1:
-        notes.append(f"the kernel has {nthreads} threads when sandboxing; Landlock binds only the "
-                     "calling thread (seccomp uses TSYNC)")
     try:
         _prctl(38, 1)                 # PR_SET_NO_NEW_PRIVS (Landlock and seccomp need it)
     except OSError as exc:
         notes.append(f"no_new_privs: {exc}")
-    try:
-        rep = landlock.restrict(read_paths(package_dir), [scratch_dir], ["/dev/null"])
-        layers.append("landlock")
-        extra = []
-        if not rep.network:
-            extra.append("TCP not covered (ABI < 4)")
-        if not rep.signal_scope:
-            extra.append("signal scoping absent (ABI < 6)")
-        notes.append(f"landlock ABI {rep.abi}" + (": " + ", ".join(extra) if extra else ""))
-    except OSError as exc:
-        notes.append(f"landlock: {exc}")
     try:
         seccomp.install(os.getpid())
         layers.append("seccomp")
@@ -219,7 +208,7 @@ def apply_late(opts: dict[str, Any], scratch_dir: str, package_dir: str) -> tupl
     try:
         mb = 1024 * 1024
         used = resource.getrusage(resource.RUSAGE_SELF)
-        # RLIMIT_CPU counts the process's whole life: add what the warm-up imports already used.
+        # RLIMIT_CPU counts the process's whole life: add what it used before model code.
         cpu = int(opts["cpu_s"]) + int(used.ru_utime + used.ru_stime + 1)
         for lim, soft, hard in (
                 (resource.RLIMIT_AS, int(opts["memory_mb"]) * mb, int(opts["memory_mb"]) * mb),
@@ -232,4 +221,28 @@ def apply_late(opts: dict[str, Any], scratch_dir: str, package_dir: str) -> tupl
         layers.append("rlimits")
     except (OSError, ValueError, KeyError) as exc:
         notes.append(f"rlimits: {exc}")
+    return layers, notes
+
+
+def apply_late(opts: dict[str, Any], scratch_dir: str, read_only: list[str]) -> tuple[list[str], list[str]]:
+    """Once the scratch dir is known: Landlock. (layers, notes); never raises."""
+    layers: list[str] = []
+    notes: list[str] = []
+    if opts.get("mode") == "off":
+        return layers, notes
+    nthreads = len(os.listdir("/proc/self/task"))
+    if nthreads != 1:
+        notes.append(f"the kernel has {nthreads} threads when sandboxing; Landlock binds only the "
+                     "calling thread")
+    try:
+        rep = landlock.restrict(read_only, [scratch_dir], ["/dev/null"])
+        layers.append("landlock")
+        extra = []
+        if not rep.network:
+            extra.append("TCP not covered (ABI < 4)")
+        if not rep.signal_scope:
+            extra.append("signal scoping absent (ABI < 6)")
+        notes.append(f"landlock ABI {rep.abi}" + (": " + ", ".join(extra) if extra else ""))
+    except OSError as exc:
+        notes.append(f"landlock: {exc}")
     return layers, notes

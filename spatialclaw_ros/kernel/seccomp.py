@@ -4,8 +4,12 @@ Default allow, with denials that matter for model-written code:
 - no new sockets at all (the channel to the parent is an inherited socketpair; pathname Unix sockets
   such as /run/docker.sock would otherwise be reachable, and Landlock does not cover them);
 - signals only to itself or its own process group (kill/tgkill), no ptrace, process_vm_*, pidfd_*;
-- no setsid/setpgid (descendants stay in the group the parent kills), no namespace creation
-  (unshare, setns, clone with CLONE_NEW*; clone3 reports ENOSYS so libc falls back to clone);
+- no new processes and no execve: clone is allowed only with CLONE_THREAD (threads for OpenCV and
+  BLAS), fork/vfork are denied. Model code never needs a process, and RLIMIT_NPROC cannot bound a
+  fork bomb when the node runs as root (Linux exempts uid 0), so this is the fork-bomb guard;
+- no setsid/setpgid (should a process appear anyway, it stays in the group the parent kills), no
+  namespace creation (unshare, setns, clone with CLONE_NEW*; clone3 reports ENOSYS so libc falls
+  back to clone, whose flags a filter can read);
 - no io_uring (it can open sockets and files behind seccomp's back), bpf, perf, keyrings, mounts,
   modules, reboot, clock changes.
 Denied calls fail with EPERM (ENOSYS for clone3), so Python raises a readable PermissionError.
@@ -48,7 +52,10 @@ _NR: dict[str, tuple[int, int]] = {
     "swapon": (167, 224), "swapoff": (168, 225), "reboot": (169, 142), "syslog": (103, 116),
     "acct": (163, 89), "settimeofday": (164, 170), "clock_settime": (227, 112),
     "sethostname": (170, 161), "setdomainname": (171, 162), "seccomp": (317, 277),
+    "execve": (59, 221), "execveat": (322, 281),
 }
+_X86_ONLY = {"fork": 57, "vfork": 58}       # aarch64 has only clone
+_CLONE_THREAD = 0x00010000
 _DENY = ["socket", "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "ptrace",
          "process_vm_readv", "process_vm_writev", "pidfd_open", "pidfd_send_signal", "pidfd_getfd",
          "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "bpf", "perf_event_open",
@@ -56,7 +63,8 @@ _DENY = ["socket", "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "ptrace",
          "io_uring_register", "userfaultfd", "setsid", "setpgid", "kexec_load", "init_module",
          "finit_module", "delete_module", "open_by_handle_at", "fsopen", "fsmount", "move_mount",
          "open_tree", "fspick", "mount_setattr", "quotactl", "swapon", "swapoff", "reboot",
-         "syslog", "acct", "settimeofday", "clock_settime", "sethostname", "setdomainname"]
+         "syslog", "acct", "settimeofday", "clock_settime", "sethostname", "setdomainname",
+         "execve", "execveat"]
 _ARCH = {"x86_64": (0xC000003E, 0), "aarch64": (0xC00000B7, 1), "arm64": (0xC00000B7, 1)}
 
 
@@ -92,6 +100,9 @@ def build_filter(self_pid: int) -> bytes:
         prog += [_ins(_JGE_K, 0x40000000, 0, 1), _ins(_RET_K, eperm)]
     for name in _DENY:
         prog += [_ins(_JEQ_K, nr[name], 0, 1), _ins(_RET_K, eperm)]
+    if col == 0:
+        for n in _X86_ONLY.values():
+            prog += [_ins(_JEQ_K, n, 0, 1), _ins(_RET_K, eperm)]
     prog += [_ins(_JEQ_K, nr["clone3"], 0, 1), _ins(_RET_K, _RET_ERRNO | errno.ENOSYS)]
     # kill(pid, sig): pid 0 (own group), own pid, or -own pid (own group, pgid == pid after setsid)
     kill_block = [
@@ -110,11 +121,12 @@ def build_filter(self_pid: int) -> bytes:
         _ins(_RET_K, _RET_ALLOW),
     ]
     prog += [_ins(_JEQ_K, nr["tgkill"], 0, len(tgkill_block))] + tgkill_block
-    clone_block = [
+    clone_block = [                               # threads yes; processes, namespaces no
         _ins(_LD_W_ABS, 16),                      # flags (low word) on both architectures
-        _ins(_JSET_K, _CLONE_NEW_MASK, 0, 1),
-        _ins(_RET_K, eperm),
+        _ins(_JSET_K, _CLONE_NEW_MASK, 2, 0),
+        _ins(_JSET_K, _CLONE_THREAD, 0, 1),
         _ins(_RET_K, _RET_ALLOW),
+        _ins(_RET_K, eperm),
     ]
     prog += [_ins(_JEQ_K, nr["clone"], 0, len(clone_block))] + clone_block
     prog.append(_ins(_RET_K, _RET_ALLOW))

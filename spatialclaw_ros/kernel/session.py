@@ -112,12 +112,14 @@ class KernelSession:
             if not kernel.chan.poll(INIT_TIMEOUT_S):
                 raise KernelDiedError(f"the kernel did not initialise within {INIT_TIMEOUT_S:g} s")
             reply = kernel.chan.recv()
-        except (protocol.ChannelClosed, protocol.ProtocolError, OSError) as exc:
+        except (protocol.ChannelClosed, protocol.ProtocolError, OSError, KernelDiedError) as exc:
             status = kernel.kill()
-            raise KernelDiedError(f"the kernel died while receiving the frames ({status}): "
-                                  f"{kernel.stderr_tail()}") from exc
+            tail = kernel.stderr_tail()
+            self._discard(kernel)
+            raise KernelDiedError(f"the kernel died while receiving the frames ({status})"
+                                  + (f": {tail}" if tail else "")) from exc
         if reply.get("op") != "init_ok":
-            kernel.kill()
+            self._discard(kernel)
             raise KernelDiedError(f"the kernel answered {reply.get('op')!r} to init")
         self.sandbox_layers = [str(x) for x in reply.get("layers", [])]
         self.notes = [str(x) for x in reply.get("notes", [])]
@@ -126,12 +128,20 @@ class KernelSession:
         if cfg.mode == "strict":
             missing = sandbox.missing_protections(self.sandbox_layers)
             if missing:
-                kernel.kill()
+                self._discard(kernel)
                 raise SandboxUnavailableError(
                     "sandbox.mode is strict and these protections are missing: "
                     + ", ".join(missing) + f" (active layers: {', '.join(self.sandbox_layers)}; "
                     + "; ".join(self.notes) + "). Use sandbox.mode: auto to run anyway.")
         log.info("kernel %d sandbox layers: %s", kernel.pid, ", ".join(self.sandbox_layers))
+
+    def _discard(self, kernel: KernelProcess) -> None:
+        kernel.kill()
+        kernel.close_files()
+        self._pool._forget(kernel)
+        with self._lock:
+            if self._kernel is kernel:
+                self._kernel = None
 
     def close(self) -> None:
         """Kill the kernel's process group and free the frames' shared memory and scratch dir."""
@@ -197,11 +207,11 @@ class KernelSession:
             restored, lost = self._restart()
             res.restored = restored
             names = [r.split(": ", 1)[1] for r in restored if ": " in r and r.split(": ", 1)[1]]
-            if not self._good:
-                tail = "the kernel was restarted; no earlier cells to restore."
-            elif lost:
+            if lost:
                 tail = (f"the kernel was restarted; replayed {len(restored)} earlier cell(s) but "
-                        f"could not restore: {lost}.")
+                        f"could not restore: {lost}; its variables are gone, recompute them.")
+            elif not restored:
+                tail = "the kernel was restarted; no earlier cells to restore."
             else:
                 tail = (f"the kernel was restarted and the {len(restored)} earlier successful cell(s) "
                         "were replayed" + (f" (variables restored: {', '.join(names)})" if names else "")
@@ -325,29 +335,38 @@ class KernelSession:
                           duration_s=time.perf_counter() - t0, parent_calls=calls)
 
     def _restart(self) -> tuple[list[str], str]:
-        """A fresh kernel with the same frames; replay the good cells. (restored, what was lost)."""
+        """A fresh kernel with the same frames; replay the good cells. (restored, what was lost).
+
+        A replayed cell that fails ends the replay: the cells from it on are dropped from the
+        history (later restarts will not replay them) and reported as lost.
+        """
+        lost = ""
+        for _attempt in range(2):
+            old = self._kernel
+            if old is not None:
+                self._discard(old)
+            self._start(self._pool._take())
+            self._pool._refill()
+            restored: list[str] = []
+            for n, (cell, code, replies) in enumerate(list(self._good)):
+                res, _ = self._execute(code, cell, max(10.0, self._pool.cfg.cpu_s / 4), list(replies))
+                if not res.ok:
+                    self._good = self._good[:n]
+                    last = (res.error or "").strip().splitlines()[-1:] or ["failed"]
+                    lost = f"cell {cell} and later ({last[0]})"
+                    if res.timed_out or res.crashed:
+                        break                  # the kernel is gone: start again with the prefix
+                    return restored, lost
+                names = ", ".join(v.name for v in res.variables)
+                restored.append(f"cell {cell}: {names}" if names else f"cell {cell}")
+            else:
+                return restored, lost
+        self._good = []
         old = self._kernel
         if old is not None:
-            old.kill()
-            old.close_files()
-            self._pool._forget(old)
-        kernel = self._pool._take()
-        self._start(kernel)
-        restored: list[str] = []
-        for cell, code, replies in list(self._good):
-            res, _ = self._execute(code, cell, max(10.0, self._pool.cfg.cpu_s / 4), list(replies))
-            if not res.ok:
-                if res.timed_out or res.crashed:
-                    old = self._kernel
-                    if old is not None:
-                        old.kill()
-                    self._start(self._pool._take())
-                    self._good = [g for g in self._good if g[0] < cell]
-                    return restored, f"cell {cell} ({res.error}); the kernel holds cells before it"
-                return restored, f"cell {cell} ({(res.error or '').splitlines()[-1:]})"
-            names = ", ".join(v.name for v in res.variables)
-            restored.append(f"cell {cell}: {names}" if names else f"cell {cell}")
-        return restored, ""
+            self._discard(old)
+        self._start(self._pool._take())
+        return [], lost or "the replay failed twice"
 
 
 def _send_encoded(chan: protocol.Channel, msg: dict[str, Any], fds: list[int]) -> None:

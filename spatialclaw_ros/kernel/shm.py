@@ -11,6 +11,7 @@ receiver can map them without fearing that the other side changes or truncates t
 from __future__ import annotations
 
 import fcntl
+import math
 import mmap
 import os
 import threading
@@ -104,7 +105,7 @@ def view(mm: mmap.mmap, dtype: str, shape: list[int], offset: int) -> np.ndarray
     if not isinstance(shape, (list, tuple)) or not all(
             isinstance(s, int) and s >= 0 for s in shape) or len(shape) > 8:
         raise ShmError(f"bad array shape {shape!r}")
-    n = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+    n = math.prod(shape) * dt.itemsize
     if not isinstance(offset, int) or offset < 0 or offset + n > len(mm):
         raise ShmError("array lies outside its shared block")
     arr = np.ndarray(tuple(shape), dt, buffer=mm, offset=offset)
@@ -152,7 +153,7 @@ def shared_empty(shape: tuple[int, ...] | list[int], dtype: str | np.dtype) -> n
         os.close(fd)
         raise
     arr = np.ndarray(tuple(shape), dt, buffer=mm)
-    addr = arr.ctypes.data
+    addr = arr.__array_interface__["data"][0]
     key = id(mm)
     with _registry_lock:
         _registry[key] = _Block(fd, ro_fd, addr, size)
@@ -173,7 +174,7 @@ def find_block(arr: np.ndarray) -> tuple[int, int] | None:
         blk = _registry.get(id(base))
     if blk is None:
         return None
-    off = arr.ctypes.data - blk.addr
+    off = arr.__array_interface__["data"][0] - blk.addr
     if off < 0 or off + arr.nbytes > blk.size:
         return None
     return blk.ro_fd, off

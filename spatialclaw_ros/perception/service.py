@@ -38,6 +38,11 @@ log = logging.getLogger("spatialclaw.perception")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def sam3_python() -> str:
+    """The interpreter of .venv-sam3 (env SPATIALCLAW_SAM3_PYTHON overrides)."""
+    return os.environ.get("SPATIALCLAW_SAM3_PYTHON") or str(REPO_ROOT / ".venv-sam3" / "bin" / "python")
+
+
 def models_python() -> str:
     """The interpreter of .venv-models (env SPATIALCLAW_MODELS_PYTHON overrides)."""
     env = os.environ.get("SPATIALCLAW_MODELS_PYTHON")
@@ -68,6 +73,23 @@ class ReconstructResult:
                 "frame": self.frame, "units": "m", "backend": self.backend, "notes": list(self.notes),
                 "residual_m": self.residual_m, "mode": self.mode, "scale": self.scale,
                 "timings_ms": dict(self.timings_ms)}
+
+
+@dataclass
+class SegmentResult:
+    """Masks for one prompt on one frame (the perception.segment reply)."""
+
+    masks: np.ndarray          # (N, H, W) bool
+    scores: np.ndarray         # (N,) float32
+    boxes: np.ndarray          # (N, 4) float32 xyxy pixels
+    backend: str
+    notes: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_reply(self) -> dict[str, Any]:
+        """The reply dict of docs/CONTRACTS.md (plus backend, notes and timings_ms)."""
+        return {"masks": self.masks, "scores": self.scores, "boxes": self.boxes, "backend": self.backend,
+                "notes": list(self.notes), "timings_ms": dict(self.timings_ms)}
 
 
 class _Job:
@@ -262,7 +284,9 @@ class PerceptionService:
     """Owns the perception workers of a node (or of one CLI run) and serves every query."""
 
     def __init__(self, cfg: Config, *, runtime: str | None = None, engine_dir: str | None = None,
-                 threads: int = 0, precision: str = "fp16", timeout_s: float = 300.0, cache_size: int = 4) -> None:
+                 threads: int = 0, precision: str = "fp16", timeout_s: float = 300.0, cache_size: int = 4,
+                 sam3_checkpoint: str | None = None, sam3_random_weights: bool = False,
+                 sam3_confidence: float = 0.5) -> None:
         self.cfg = cfg
         self.runtime = runtime or cfg.perception.runtime
         if self.runtime not in ("tensorrt", "onnxruntime", "torch"):
@@ -273,6 +297,11 @@ class PerceptionService:
         self._lock = threading.Lock()
         self._cache: collections.OrderedDict[Any, ReconstructResult] = collections.OrderedDict()
         self._cache_size = cache_size
+        self.sam3_checkpoint = sam3_checkpoint if sam3_checkpoint is not None else os.environ.get(
+            "SPATIALCLAW_SAM3_CHECKPOINT", str(engines.model_dir(self.engine_dir, "sam3") / "sam3.pt"))
+        self.sam3_random_weights = sam3_random_weights      # TESTS ONLY
+        self.sam3_confidence = sam3_confidence
+        self._tokenizer: Any = None
 
     def da3_worker(self) -> WorkerProcess:
         """The DA3 worker (created on first use)."""
@@ -345,9 +374,55 @@ class PerceptionService:
                 self._cache.popitem(last=False)
         return result
 
-    def segment(self, frame: Frame, prompt: dict[str, Any]) -> Any:
-        """Masks for a text, point or box prompt on one frame (SAM 3)."""
-        raise _segment_unavailable(self.runtime)
+    def sam3_worker(self) -> WorkerProcess:
+        """The SAM 3 worker (torch, in .venv-sam3; created on first use)."""
+        with self._lock:
+            w = self._workers.get("sam3")
+            if w is None:
+                python = sam3_python()
+                if not Path(python).exists():
+                    raise _segment_unavailable(python)
+                from spatialclaw_ros.perception.bpe import find_vocab
+                try:
+                    bpe = str(find_vocab(self.cfg.perception.sam3_bpe_path))
+                except FileNotFoundError:
+                    bpe = ""      # resolved in the worker, whose open_clip ships the vocabulary
+                if not bpe:
+                    bpe = subprocess.run([python, "-c", "import importlib.util as u, os; print(os.path.join(u.find_spec("
+                                          "'open_clip').submodule_search_locations[0], 'bpe_simple_vocab_16e6.txt.gz'))"],
+                                         capture_output=True, text=True, timeout=120).stdout.strip()
+                ck = "" if self.sam3_random_weights else self.sam3_checkpoint
+                if not self.sam3_random_weights and not Path(ck).is_file():
+                    raise PerceptionError(f"SAM 3 checkpoint {ck} not found (never downloaded): put sam3.pt there or "
+                                          "set SPATIALCLAW_SAM3_CHECKPOINT; its licence is Meta's SAM License")
+                load = {"sam3": {"bpe_path": bpe, "checkpoint": ck, "random_weights": self.sam3_random_weights,
+                                 "confidence": self.sam3_confidence, "threads": self.threads}}
+                w = self._workers["sam3"] = WorkerProcess("sam3", python, load, timeout_s=max(self.timeout_s, 600))
+                self._bpe_path = bpe
+            return w
+
+    def segment(self, frame: Frame, prompt: dict[str, Any]) -> SegmentResult:
+        """Masks for a text and/or box prompt on one frame (SAM 3); the frame's encoding is reused."""
+        t0 = time.perf_counter()
+        worker = self.sam3_worker()
+        notes: list[str] = []
+        text = prompt.get("text")
+        if text:
+            if self._tokenizer is None and getattr(self, "_bpe_path", ""):
+                from spatialclaw_ros.perception.bpe import ClipBpeTokenizer
+                self._tokenizer = ClipBpeTokenizer(self._bpe_path)
+            if self._tokenizer is not None and len(self._tokenizer.encode(text)) > 30:
+                notes.append("text prompt longer than SAM 3's 32-token context: truncated")
+        box = prompt.get("box")
+        header = {"image_key": "%d:%s" % frame_key(frame), "text": text,
+                  "box": None if box is None else [float(b) for b in box],
+                  "points": None if prompt.get("points") is None else np.asarray(prompt["points"]).tolist()}
+        reply, out = worker.request("sam3.segment", header, {"image": np.ascontiguousarray(frame.rgb)})
+        if worker.info.get("sam3_random_weights"):
+            notes.insert(0, f"{engines.RANDOM_WEIGHTS_LABEL}: masks are meaningless")
+        timings = {k: float(v) for k, v in reply.get("timings", {}).items()}
+        timings.update({"queue_ms": float(reply.get("queue_ms", 0.0)), "total_ms": (time.perf_counter() - t0) * 1000})
+        return SegmentResult(out["masks"].astype(bool), out["scores"], out["boxes"], "sam3:torch", notes, timings)
 
     def close(self) -> None:
         """Stop every worker."""
@@ -363,9 +438,9 @@ class PerceptionService:
         self.close()
 
 
-def _segment_unavailable(runtime: str) -> PerceptionError:
+def _segment_unavailable(python: str) -> PerceptionError:
     return PerceptionError(
-        "SAM 3 is not served by this build's perception service: its ONNX/TensorRT export is not done (the image "
-        "model is ~840M parameters) and its torch runtime needs a matched torch+torchvision CUDA build "
-        f"(docs/perception.md, 'SAM 3'); runtime was {runtime!r}. Use perception.segment_backend=labels where a "
-        "label topic exists")
+        f"SAM 3 is not available: its runtime interpreter {python} is missing. SAM 3 runs on torch only (no "
+        "ONNX/TensorRT export yet; the image model is ~840M parameters) from .venv-sam3: run "
+        "`bash scripts/setup_models.sh sam3` (~5.5 GB), or use perception.segment_backend=labels where a label "
+        "topic exists")

@@ -69,11 +69,7 @@ def discard(meta: dict[str, Any] | None) -> None:
     except FileNotFoundError:
         return
     shm.close()
-    shm.unlink()
-    try:
-        resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001
-        pass
+    shm.unlink()          # also drops the tracker registration that attaching made
 
 
 def write_message(stream: IO[bytes], header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:

@@ -48,6 +48,7 @@ class WorkerState:
     def __init__(self) -> None:
         self.da3: Any = None
         self.manifest: engines.ModelManifest | None = None
+        self.sam3: Any = None
 
     def handle(self, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Run one request; returns (reply header, reply arrays)."""
@@ -56,17 +57,37 @@ class WorkerState:
             return {"pid": os.getpid()}, {}
         if op == "load":
             t0 = time.perf_counter()
-            spec = header["da3"]
-            self.da3, self.manifest = load_da3_backend(spec["dir"], spec["runtime"], spec.get("precision", "fp16"),
-                                                       int(spec.get("threads", 0)))
-            if self.manifest.random_weights:
-                print(f"[perception worker] {engines.RANDOM_WEIGHTS_LABEL}: {self.manifest.model} "
-                      f"from {self.manifest.checkpoint}", file=sys.stderr, flush=True)
-            return {"load_ms": (time.perf_counter() - t0) * 1000, "backend": self.da3.name,
-                    "providers": list(getattr(self.da3, "providers", [])),
-                    "manifest": {"model": self.manifest.model, "input_shapes": self.manifest.input_shapes,
-                                 "random_weights": self.manifest.random_weights, "metric": self.manifest.metric,
-                                 "process_res": self.manifest.process_res}}, {}
+            reply: dict[str, Any] = {}
+            if "da3" in header:
+                spec = header["da3"]
+                self.da3, self.manifest = load_da3_backend(spec["dir"], spec["runtime"], spec.get("precision", "fp16"),
+                                                           int(spec.get("threads", 0)))
+                if self.manifest.random_weights:
+                    print(f"[perception worker] {engines.RANDOM_WEIGHTS_LABEL}: {self.manifest.model} "
+                          f"from {self.manifest.checkpoint}", file=sys.stderr, flush=True)
+                reply.update({"backend": self.da3.name, "providers": list(getattr(self.da3, "providers", [])),
+                              "manifest": {"model": self.manifest.model, "input_shapes": self.manifest.input_shapes,
+                                           "random_weights": self.manifest.random_weights,
+                                           "metric": self.manifest.metric, "process_res": self.manifest.process_res}})
+            if "sam3" in header:
+                spec = header["sam3"]
+                from spatialclaw_ros.perception.torch_sam3 import TorchSam3Backend
+                if spec.get("random_weights"):
+                    print(f"[perception worker] {engines.RANDOM_WEIGHTS_LABEL}: SAM 3 image model", file=sys.stderr,
+                          flush=True)
+                self.sam3 = TorchSam3Backend(spec["bpe_path"], spec.get("checkpoint", ""),
+                                             bool(spec.get("random_weights")), float(spec.get("confidence", 0.5)),
+                                             threads=int(spec.get("threads", 0)))
+                reply.update({"backend": "torch", "sam3_random_weights": bool(spec.get("random_weights")),
+                              "device": self.sam3.device})
+            reply["load_ms"] = (time.perf_counter() - t0) * 1000
+            return reply, {}
+        if op == "sam3.segment":
+            if self.sam3 is None:
+                raise PerceptionError("SAM 3 is not loaded in the perception worker")
+            out, timings = self.sam3.segment(header["image_key"], arrays["image"], header.get("text"),
+                                             header.get("box"), header.get("points"))
+            return {"timings": timings}, out
         if op == "da3":
             if self.da3 is None:
                 raise PerceptionError("DA3 is not loaded in the perception worker")

@@ -71,6 +71,7 @@ class SpatialQueryClient:
         self._feedback: StepProgress | None = None
         self._done = threading.Event()
         self._on_feedback: Callable[[StepProgress], None] | None = None
+        self._own_executor: SingleThreadedExecutor | None = None
 
     # ---- blocking ----------------------------------------------------------------------------
     def ask(self, question: str, *, answer_type: str | AnswerType = "auto",
@@ -182,18 +183,16 @@ class SpatialQueryClient:
 
     # ---- internals ---------------------------------------------------------------------------
     def _spun_elsewhere(self) -> bool:
-        return self.node.executor is not None
+        ex = self.node.executor
+        return ex is not None and ex is not self._own_executor
 
     @contextlib.contextmanager
     def _spinning(self) -> Iterator[SingleThreadedExecutor]:
-        """Spin the node on a private executor (in the node's context) for the duration."""
-        ex = SingleThreadedExecutor(context=self.node.context)
-        ex.add_node(self.node)
-        try:
-            yield ex
-        finally:
-            ex.remove_node(self.node)
-            ex.shutdown(timeout_sec=0.0)
+        """A private executor (in the node's context) that this client spins while it waits."""
+        if self._own_executor is None:
+            self._own_executor = SingleThreadedExecutor(context=self.node.context)
+            self._own_executor.add_node(self.node)
+        yield self._own_executor
 
     def _wait_server(self, timeout_s: float) -> bool:
         if self._spun_elsewhere():
@@ -243,5 +242,9 @@ class SpatialQueryClient:
         self._done.set()
 
     def destroy(self) -> None:
-        """Destroy the underlying action client."""
+        """Destroy the underlying action client (and the private executor, if one was made)."""
+        if self._own_executor is not None:
+            self._own_executor.remove_node(self.node)
+            self._own_executor.shutdown(timeout_sec=0.0)
+            self._own_executor = None
         self._client.destroy()

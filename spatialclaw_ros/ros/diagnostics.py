@@ -30,6 +30,7 @@ class NodeHealth:
     max_frames: int = 0
     buffer_bytes: int = 0
     buffer_cap_bytes: int = 0
+    buffer_fill: float = 0.0                  # max(frames / max_frames, bytes / cap), 0..1
     newest_frame_age_s: float | None = None   # None: no frame yet
     oldest_frame_age_s: float | None = None
     images_received: int = 0
@@ -90,7 +91,7 @@ def _frames(h: NodeHealth, node_name: str) -> DiagnosticStatus:
     return _status(level, "frames", msg, {
         "frames_buffered": h.frames_buffered, "max_frames": h.max_frames,
         "buffer_mb": h.buffer_bytes / 1e6, "buffer_cap_mb": h.buffer_cap_bytes / 1e6,
-        "buffer_fill": (h.buffer_bytes / h.buffer_cap_bytes) if h.buffer_cap_bytes else None,
+        "buffer_fill": h.buffer_fill,
         "newest_frame_age_s": h.newest_frame_age_s, "oldest_frame_age_s": h.oldest_frame_age_s,
         "images_received": h.images_received, "frames_dropped": h.frames_dropped,
         "camera_info_received": h.camera_info_received}, node_name)

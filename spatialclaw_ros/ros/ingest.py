@@ -27,11 +27,12 @@ from spatialclaw_ros.errors import (
 from spatialclaw_ros.frames.assemble import camera_frame_of, frame_from_messages, stamp_ns_of
 from spatialclaw_ros.frames.buffer import FrameBuffer
 from spatialclaw_ros.frames.sync import Match, StampSynchronizer
-from spatialclaw_ros.frames.tf import ExtrapolationError, TfBuffer
+from spatialclaw_ros.frames.tf import TfBuffer
 from spatialclaw_ros.frames.types import Frame
 
 NS_PER_S = 1_000_000_000
-TF_WAIT_NS = NS_PER_S // 2        # a matched frame waits this long (in stamps) for TF to catch up
+TF_WAIT_NS = NS_PER_S // 2        # a matched frame waits for TF until colour this much newer came
+TF_WAIT_WALL_S = 1.0              # ...and at least this long in wall time (slow delivery, replay)
 TIME_JUMP_BACK_NS = NS_PER_S      # a colour stamp this far behind the newest: replay restarted
 
 
@@ -41,6 +42,7 @@ class _Pending:
 
     match: Match
     camera_frame: str
+    arrived: float = 0.0          # time.monotonic() when matched
 
 
 class Ingest:
@@ -62,7 +64,7 @@ class Ingest:
             tolerance_ns=int(cfg.keyframes.sync_tolerance_s * NS_PER_S),
             queue_size=4, latest_fallback=("camera_info",))
         self._lock = threading.RLock()
-        self._pending: deque[_Pending] = deque(maxlen=16)
+        self._pending: deque[_Pending] = deque(maxlen=12)
         self._counts = {"color": 0, "depth": 0, "camera_info": 0, "labels": 0, "tf": 0,
                         "tf_static": 0}
         self._conversion_errors = 0
@@ -127,7 +129,7 @@ class Ingest:
         cam_frame = camera_frame_of(color, None) or str(
             getattr(getattr(match.items.get("camera_info"), "header", None), "frame_id", ""))
         self._camera_frame = cam_frame or self._camera_frame
-        pend = _Pending(match, cam_frame)
+        pend = _Pending(match, cam_frame, time.monotonic())
         if not self._try_store(pend, final=False):
             if len(self._pending) == self._pending.maxlen:
                 self._try_store(self._pending.popleft(), final=True)
@@ -136,7 +138,8 @@ class Ingest:
     def _retry_pending(self, final: bool) -> None:
         while self._pending:
             head = self._pending[0]
-            too_old = self._newest_color_ns - head.match.stamp_ns > TF_WAIT_NS
+            too_old = (self._newest_color_ns - head.match.stamp_ns > TF_WAIT_NS
+                       and time.monotonic() - head.arrived > TF_WAIT_WALL_S)
             if self._try_store(head, final=final or too_old):
                 self._pending.popleft()
             else:
@@ -150,11 +153,10 @@ class Ingest:
         if pend.camera_frame:
             try:
                 pose = self.tf.lookup_transform(fixed, pend.camera_frame, stamp)
-            except ExtrapolationError as exc:
+            except NoTransformError as exc:
+                # TF may trail the images (or /tf_static may come late): wait a little first.
                 if not final:
                     return False
-                self._last_tf_error = exc.message
-            except NoTransformError as exc:
                 self._last_tf_error = exc.message
         else:
             self._last_tf_error = "the colour image has no header.frame_id"
@@ -175,6 +177,11 @@ class Ingest:
             return True
         self.buffer.add(frame)
         return True
+
+    def tick(self) -> None:
+        """Store frames that waited long enough for TF (call periodically; the node does at 1 Hz)."""
+        with self._lock:
+            self._retry_pending(final=False)
 
     # ---- queries -----------------------------------------------------------------------------
     def frames_for(self, request: QueryRequest, fixed_frame: str) -> list[Frame]:
@@ -269,7 +276,7 @@ class Ingest:
             conv_err = self._conversion_errors
             cam = self._camera_frame
         h.frames_buffered, h.max_frames = st.frames, st.max_frames
-        h.buffer_bytes, h.buffer_cap_bytes = st.bytes, st.memory_cap_bytes
+        h.buffer_bytes, h.buffer_cap_bytes, h.buffer_fill = st.bytes, st.memory_cap_bytes, st.fill
         h.newest_frame_age_s, h.oldest_frame_age_s = st.newest_age_s, st.oldest_age_s
         h.images_received = counts["color"]
         h.camera_info_received = counts["camera_info"]

@@ -12,6 +12,7 @@ the action and the service each have a reentrant group (several queries at once)
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -27,6 +28,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.signals import SignalHandlerOptions
 from rclpy.qos import (
     DurabilityPolicy,
     HistoryPolicy,
@@ -404,6 +406,7 @@ class SpatialClawNode(Node):
 
     def _publish_diagnostics(self) -> None:
         try:
+            self.ingest.tick()
             self.diagnostics_pub.publish(health_to_diagnostics(
                 self.health(), self.get_clock().now().to_msg(), self.get_name()))
         except Exception as exc:  # noqa: BLE001 - diagnostics never take the node down
@@ -446,24 +449,46 @@ def _phase(name: str) -> Any:
     return Phase(name)
 
 
-def spin_node(node: SpatialClawNode) -> None:
-    """Spin on a MultiThreadedExecutor until shutdown or Ctrl-C; then clean up."""
+def spin_node(node: SpatialClawNode, stop: threading.Event | None = None) -> None:
+    """Spin until `stop` is set (or the context shuts down); then end queries cleanly.
+
+    The executor keeps spinning while the running queries are canceled, so their callers still
+    get a result (CANCELED) before the node goes away; then the kernel pool is closed.
+    """
+    stop = stop or threading.Event()
     executor = MultiThreadedExecutor(num_threads=node.executor_threads(), context=node.context)
     executor.add_node(node)
+
+    def spin() -> None:
+        try:
+            executor.spin()
+        except ExternalShutdownException:
+            pass
+        finally:
+            stop.set()
+
+    spinner = threading.Thread(target=spin, name="executor", daemon=True)
+    spinner.start()
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
         pass
-    finally:
-        node.shutdown()
-        executor.shutdown(timeout_sec=2.0)
-        node.destroy_node()
+    node.get_logger().info("shutting down: canceling running queries")
+    node.shutdown()
+    time.sleep(0.3)                       # let the last results and cancel replies go out
+    executor.shutdown(timeout_sec=2.0)
+    node.destroy_node()
 
 
 def run(cfg: Config | None, ros_args: Sequence[str] | None = None) -> int:
-    """Start rclpy, run the node until shutdown; returns an exit code."""
+    """Start rclpy, run the node until SIGINT/SIGTERM; returns an exit code."""
     args = ["spatialclaw_agent", *(ros_args or [])]
-    rclpy.init(args=args)
+    # Our own signal handling: rclpy's would shut the context down before queries are ended.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     try:
         node = SpatialClawNode(cfg=cfg)
     except SpatialClawError as exc:
@@ -474,7 +499,7 @@ def run(cfg: Config | None, ros_args: Sequence[str] | None = None) -> int:
         print(f"spatialclaw_agent: cannot start: {exc}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
-    spin_node(node)
+    spin_node(node, stop)
     rclpy.try_shutdown()
     return 0
 

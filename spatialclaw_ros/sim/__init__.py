@@ -11,3 +11,9 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 if os.environ["MUJOCO_GL"].lower() == "osmesa":
     os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+
+# A colcon --symlink-install tree links only the modules that existed at build time: also look next
+# to the real file, so modules added since need no rebuild.
+_real = os.path.dirname(os.path.realpath(__file__))
+if _real not in __path__:
+    __path__.append(_real)

@@ -39,6 +39,8 @@ class SimOptions:
     n_on_shelf: int = 1
     max_questions: int = 0                 # 0: every question generated
     distro: str = "humble"                 # typestore of the written messages
+    renderer: str = "auto"                 # gl (EGL/OSMesa) | raycast (no GL) | auto (gl, else raycast)
+    light: float = 1.0                     # brightness of the sun and the ceiling lamp (0.2 = dim room)
 
     def validate(self) -> None:
         """ValueError with what to change when an option is out of range."""
@@ -50,6 +52,10 @@ class SimOptions:
             raise ValueError("fps and tf_rate_hz must be positive")
         if not 10.0 <= self.fovy_deg <= 120.0:
             raise ValueError(f"fovy_deg {self.fovy_deg} out of range (10..120)")
+        if not 0.0 <= self.light <= 3.0:
+            raise ValueError(f"light {self.light} out of range (0..3)")
+        if self.renderer not in ("auto", "gl", "raycast"):
+            raise ValueError(f"renderer must be auto, gl or raycast, got {self.renderer!r}")
         if self.depth_encoding not in ("32FC1", "16UC1"):
             raise ValueError(f"depth encoding must be 32FC1 or 16UC1, got {self.depth_encoding!r}")
 
@@ -95,7 +101,8 @@ def build_world(opts: SimOptions):  # noqa: ANN201 - (layout, model, data, truth
     duration = (opts.frames - 1) / opts.fps
     path = sample_path(rng, duration)
     mount = CameraMount()
-    xml = build_mjcf(layout, width=opts.width, height=opts.height, fovy_deg=opts.fovy_deg)
+    xml = build_mjcf(layout, width=opts.width, height=opts.height, fovy_deg=opts.fovy_deg,
+                     light=opts.light)
     model = mujoco.MjModel.from_xml_string(xml)
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
@@ -119,7 +126,7 @@ def generate_scene(opts: SimOptions, out_dir: Path | str, name: str, *,
                    overwrite: bool = False) -> GeneratedScene:
     """Render the scene along its path and write ``out_dir/name`` (MCAP bag) and its sidecar."""
     from spatialclaw_ros.sim.questions import make_questions
-    from spatialclaw_ros.sim.render import SceneRenderer
+    from spatialclaw_ros.sim.render import make_renderer
 
     opts.validate()
     out_dir = Path(out_dir)
@@ -142,7 +149,8 @@ def generate_scene(opts: SimOptions, out_dir: Path | str, name: str, *,
 
     frames: list[BagFrame] = []
     cams: list[dict[str, Any]] = []
-    renderer = SceneRenderer(model, data, opts.width, opts.height, label_of_geom)
+    renderer, rendered_by = make_renderer(opts.renderer, model, data, opts.width, opts.height, K,
+                                          label_of_geom, light=opts.light)
     try:
         for i in range(opts.frames):
             t = i / opts.fps
@@ -184,6 +192,7 @@ def generate_scene(opts: SimOptions, out_dir: Path | str, name: str, *,
         "bag": name,
         "generator": "spatialclaw_ros.sim",
         "options": opt_dict,
+        "rendered_by": rendered_by,
         "fixed_frame": FIXED_FRAME,
         "frames": {"base": BASE_FRAME, "camera_link": CAMERA_LINK, "optical": OPTICAL_FRAME},
         "camera": {"width": opts.width, "height": opts.height, "fovy_deg": opts.fovy_deg,

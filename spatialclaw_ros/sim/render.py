@@ -91,3 +91,85 @@ class SceneRenderer:
         labels[is_geom] = self._geom_to_label[objid[is_geom]]
         depth[(depth >= self.far_m * 0.999) | ~np.isfinite(depth)] = np.nan
         return RenderedView(rgb=rgb, depth=depth, labels=labels)
+
+
+class RaycastRenderer:
+    """GL-free renderer: one MuJoCo ray per pixel (mj_multiRay) on the exact geometry.
+
+    Depth and labels are exact (analytic boxes, cylinders and spheres, no tessellation); colour is
+    Lambert shading of the geoms' colours (sun + headlight + ambient, no shadows) with the floor's
+    checker pattern. About 0.15 s per 320x240 frame on one core.
+    """
+
+    SUN_DIR = np.array([0.3, 0.2, -1.0]) / np.linalg.norm([0.3, 0.2, -1.0])
+    CHECKER = (np.array([0.62, 0.58, 0.52]), np.array([0.55, 0.51, 0.46]))
+    CHECKER_M = 0.5
+
+    def __init__(self, model: Any, data: Any, width: int, height: int, K: np.ndarray,
+                 geom_to_label: np.ndarray, light: float = 1.0) -> None:
+        mujoco = _import_mujoco()
+        self.light = light
+        self._mj = mujoco
+        self.model, self.data = model, data
+        self.width, self.height = width, height
+        u, v = np.meshgrid(np.arange(width, dtype=float), np.arange(height, dtype=float))
+        # Optical-frame rays with unit z: the ray parameter is the depth along the optical axis.
+        self._rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1],
+                               np.ones_like(u)], axis=-1).reshape(-1, 3)
+        self._geom_to_label = geom_to_label
+        self._floor = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "floor")
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def render(self, T_odom_optical: np.ndarray) -> RenderedView:
+        """RGB, depth (optical z, m) and labels with the optical frame at ``T_odom_optical``."""
+        mj = self._mj
+        mj.mj_forward(self.model, self.data)
+        R, origin = T_odom_optical[:3, :3], T_odom_optical[:3, 3].astype(float).copy()
+        vec = np.ascontiguousarray(self._rays @ R.T)
+        n = len(vec)
+        gid = np.zeros(n, np.int32)
+        dist = np.zeros(n)
+        normal = np.zeros((n, 3))
+        mj.mj_multiRay(self.model, self.data, origin, vec.reshape(-1), None, 1, -1, gid, dist,
+                       normal.reshape(-1), n, 1e3)
+        hit = gid >= 0
+        depth = np.where(hit, dist, np.nan).astype(np.float32)
+        labels = np.zeros(n, np.uint16)
+        labels[hit] = self._geom_to_label[gid[hit]]
+        base = np.ones((n, 3)) * 0.5
+        base[hit] = self.model.geom_rgba[gid[hit], :3]
+        floor = hit & (gid == self._floor)
+        if floor.any():
+            p = origin + vec[floor] * dist[floor, None]
+            parity = (np.floor(p[:, 0] / self.CHECKER_M) + np.floor(p[:, 1] / self.CHECKER_M)) % 2
+            base[floor] = np.where(parity[:, None] > 0, self.CHECKER[1], self.CHECKER[0])
+        view_dir = vec / np.linalg.norm(vec, axis=1, keepdims=True)
+        lambert = np.clip(normal @ -self.SUN_DIR, 0.0, 1.0)
+        head = np.clip(np.einsum("ij,ij->i", normal, -view_dir), 0.0, 1.0)
+        shade = 0.35 + self.light * (0.55 * lambert + 0.3 * head)
+        rgb = np.clip(base * shade[:, None], 0.0, 1.0)
+        rgb = (rgb * 255.0 + 0.5).astype(np.uint8)
+        shape = (self.height, self.width)
+        return RenderedView(rgb=rgb.reshape(*shape, 3), depth=depth.reshape(shape),
+                            labels=labels.reshape(shape))
+
+
+def make_renderer(kind: str, model: Any, data: Any, width: int, height: int, K: np.ndarray,
+                  geom_to_label: np.ndarray, light: float = 1.0) -> tuple[Any, str]:
+    """A renderer of ``kind`` (auto | gl | raycast) and the kind it is; auto falls back to raycast."""
+    if kind not in ("auto", "gl", "raycast"):
+        raise ValueError(f"renderer must be auto, gl or raycast, got {kind!r}")
+    if kind in ("auto", "gl"):
+        try:
+            return SceneRenderer(model, data, width, height, geom_to_label), "gl"
+        except RuntimeError:
+            if kind == "gl":
+                raise
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "no offscreen OpenGL: rendering by ray casting instead (exact depth and labels, "
+                "flat-shaded colour). %s", GL_HELP)
+    return RaycastRenderer(model, data, width, height, K, geom_to_label, light), "raycast"

@@ -150,7 +150,8 @@ def _geom_xml(g: GeomSpec, colour: tuple[float, ...], name: str) -> str:
             f'rgba="{col}"/>')
 
 
-def build_mjcf(layout: SceneLayout, *, width: int, height: int, fovy_deg: float) -> str:
+def build_mjcf(layout: SceneLayout, *, width: int, height: int, fovy_deg: float,
+               light: float = 1.0) -> str:
     """The MJCF of the room, the objects and a mocap camera rig (a MuJoCo camera: -z forward, +y up)."""
     x0, x1 = ROOM_X
     y0, y1 = ROOM_Y
@@ -162,6 +163,7 @@ def build_mjcf(layout: SceneLayout, *, width: int, height: int, fovy_deg: float)
         ("wall_left", (cx, y1 + t, hz), (hx + 2 * t, t, hz)),
         ("wall_right", (cx, y0 - t, hz), (hx + 2 * t, t, hz)),
     ]
+    sun, lamp = 0.55 * light, 0.3 * light
     wall_rgba = ["0.82 0.80 0.74 1", "0.78 0.80 0.82 1", "0.80 0.76 0.70 1", "0.74 0.78 0.74 1"]
     lines = [
         '<mujoco model="spatialclaw_scene">',
@@ -173,9 +175,10 @@ def build_mjcf(layout: SceneLayout, *, width: int, height: int, fovy_deg: float)
         'rgb2="0.55 0.51 0.46" width="256" height="256"/>'
         '<material name="floor" texture="grid" texrepeat="8 8"/></asset>',
         '  <worldbody>',
-        '    <light name="sun" directional="true" pos="0 0 3" dir="0.3 0.2 -1" diffuse="0.55 0.55 0.55" '
-        'castshadow="true"/>',
-        f'    <light name="lamp" pos="{cx:.3g} {cy:.3g} 2.3" diffuse="0.3 0.3 0.3" castshadow="false"/>',
+        '    <light name="sun" directional="true" pos="0 0 3" dir="0.3 0.2 -1" '
+        f'diffuse="{sun:.3g} {sun:.3g} {sun:.3g}" castshadow="true"/>',
+        f'    <light name="lamp" pos="{cx:.3g} {cy:.3g} 2.3" diffuse="{lamp:.3g} {lamp:.3g} {lamp:.3g}" '
+        'castshadow="false"/>',
         f'    <geom name="floor" type="plane" size="{hx + 0.2:.3g} {hy + 0.2:.3g} 0.1" '
         f'pos="{cx:.4g} {cy:.4g} 0" material="floor"/>',
     ]

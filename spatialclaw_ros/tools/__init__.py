@@ -24,6 +24,9 @@ class Toolbox:
     Graph: Any
     Draw: Any
 
+    def __repr__(self) -> str:
+        return "tools(" + ", ".join(f"tools.{n}" for n in TOOL_NAMES) + "): see the kernel API"
+
 
 def make_toolbox(ctx: KernelContext) -> Toolbox:
     """Build the `tools` object for one query from the kernel context."""

@@ -6,6 +6,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from spatialclaw_ros.tools.base import Tool
 from spatialclaw_ros.tools.context import KernelContext
 from spatialclaw_ros.tools.geometry import GeometryTool
 from spatialclaw_ros.tools.results import Segmentation
@@ -24,11 +25,13 @@ def _color(k: int, color: Any) -> tuple[int, int, int]:
     return c  # type: ignore[return-value]
 
 
-class DrawTool:
+class DrawTool(Tool):
     """Draw on an image and get a new (H, W, 3) uint8 RGB copy to pass to show(); the input is never changed.
 
     `img` may be an (H, W, 3) uint8 array or a keyframe index (draws on InputImages[i]). Colours are (r, g, b).
     """
+
+    doc_name = "Draw"
 
     def __init__(self, ctx: KernelContext, geometry: GeometryTool) -> None:
         self._ctx = ctx

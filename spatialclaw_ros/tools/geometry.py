@@ -8,6 +8,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from spatialclaw_ros.errors import NoTransformError, NoValidDepthError
+from spatialclaw_ros.tools.base import Tool
 from spatialclaw_ros.tools.context import KernelContext
 from spatialclaw_ros.tools.reconstruct import ReconstructTool, check_frame_index, transform_points
 from spatialclaw_ros.tools.results import (Box3D, CameraMotion, Closest, Direction, Point, PointCloud,
@@ -45,7 +46,7 @@ def _inv(T: np.ndarray) -> np.ndarray:
     return Ti
 
 
-class GeometryTool:
+class GeometryTool(Tool):
     """Metric 3-D geometry in named frames (all lengths in metres, angles in degrees).
 
     Frames: "fixed" = the query's fixed frame (Metadata['fixed_frame'], e.g. odom/map; z up);
@@ -55,6 +56,8 @@ class GeometryTool:
     functions are taken to be in the fixed frame; Point/PointCloud results carry their own frame.
     Typical flow: mask -> tools.Geometry.mask_points(i, mask) -> centroid / obb / closest_points.
     """
+
+    doc_name = "Geometry"
 
     def __init__(self, ctx: KernelContext, reconstruct: ReconstructTool) -> None:
         self._ctx = ctx
@@ -86,11 +89,13 @@ class GeometryTool:
         Example: `p_cam = tools.Geometry.transform(p, "camera", frame_index=0)`
         """
         pts, src, stamp, fi = self._points_of(points)
+        own = fi
         if from_frame is not None:
             src = self._kind(from_frame)
+            own = -1
         i = self._index_for(frame_index, fi, need=(src != "fixed" or self._kind(to_frame) != "fixed"))
         dst = self._kind(to_frame)
-        out = self._convert(pts, src, dst, i)
+        out = self._convert(pts, src, dst, i, src_index=own)
         fid = self._frame_id(dst, i)
         if isinstance(points, Point):
             return Point(out[0], fid, points.stamp_ns, points.frame_index)
@@ -127,7 +132,7 @@ class GeometryTool:
                        backend: str = "auto") -> Point:
         """The 3-D Point under pixel (u=column, v=row), using the median valid depth in a 5x5 window.
 
-        Example: `p = tools.Geometry.pixel_to_point(0, 320, 240); ReturnAnswer(p, unit="m", frame=p.frame)`
+        Example: `p = tools.Geometry.pixel_to_point(0, 320, 240); ReturnAnswer(p.tolist(), unit="m", frame=p.frame, stamp_ns=p.stamp_ns)`
         """
         i = check_frame_index(self._ctx, frame_index)
         rec = self._rec.get(i, backend)
@@ -152,8 +157,8 @@ class GeometryTool:
         Example: `uv, z = tools.Geometry.project(1, cloud)`
         """
         i = check_frame_index(self._ctx, frame_index)
-        pts, src, _, _ = self._points_of(points)
-        pc = self._convert(pts, src, "camera", i, backend)
+        pts, src, _, fi = self._points_of(points)
+        pc = self._convert(pts, src, "camera", i, backend, src_index=fi)
         K = self._rec.get(i, backend).K if self._ctx.depths[i] is not None or backend == "da3" \
             else np.asarray(self._ctx.cameras[i].K, float)
         z = pc[:, 2]
@@ -170,7 +175,9 @@ class GeometryTool:
         onto a farther background are dropped, the object's own surface is kept whole. "mad" also drops
         depths more than k robust sigmas (1.4826*MAD) from the median (stricter: trims grazing surfaces);
         "statistical" drops points whose mean distance to 8 neighbours exceeds mean + k*std; "none" keeps
-        all. frame "auto" = fixed when the pose is known, else camera.
+        all. Edge pixels on a surface the object touches (table, floor) are not depth outliers: erode the
+        mask first (tools.Mask.erode(m, 2)) when a mask is loose. frame "auto" = fixed when the pose is
+        known, else camera.
         Example: `cloud = tools.Geometry.mask_points(0, seg.mask(0)); c = tools.Geometry.centroid(cloud)`
         """
         i = check_frame_index(self._ctx, frame_index)
@@ -281,9 +288,10 @@ class GeometryTool:
         pa, ka, sa, fa = self._points_of(a)
         pb, kb, sb, fb = self._points_of(b)
         na, nb = self._frame_name(a, ka, fa), self._frame_name(b, kb, fb)
-        if na != nb:
-            raise ValueError(f"point sets are in different frames ({na!r} vs {nb!r}); convert one with "
-                             f"tools.Geometry.transform(...) or use frame='fixed' in mask_points")
+        if na != nb or (ka != "fixed" and fa >= 0 and fb >= 0 and fa != fb):
+            where = f"({na!r} vs {nb!r})" if na != nb else f"({na!r} of keyframes {fa} and {fb})"
+            raise ValueError(f"point sets are in different frames {where}; convert them with "
+                             f"tools.Geometry.transform(..., 'fixed') or use frame='fixed' in mask_points")
         if pa.shape[0] == 0 or pb.shape[0] == 0:
             raise ValueError("closest_points needs two non-empty point sets")
         d, j = cKDTree(pb).query(pa, k=1)
@@ -303,8 +311,9 @@ class GeometryTool:
             raise ValueError("distance_m takes two single points; for point sets use closest_points() or "
                              "centroid() first")
         na, nb = self._frame_name(a, ka, fa), self._frame_name(b, kb, fb)
-        if na != nb:
-            raise ValueError(f"points are in different frames ({na!r} vs {nb!r}); transform one first")
+        if na != nb or (ka != "fixed" and fa >= 0 and fb >= 0 and fa != fb):
+            raise ValueError(f"points are in different frames ({na!r} of keyframe {fa} vs {nb!r} of keyframe "
+                             f"{fb}); transform them to 'fixed' first")
         return float(np.linalg.norm(pa[0] - pb[0]))
 
     def angle_deg(self, u: Any, v: Any, vertex: Any = None) -> float:
@@ -325,25 +334,27 @@ class GeometryTool:
         return math.degrees(math.atan2(s, c))
 
     def direction(self, target: Any, reference: Any, frame: str = "camera",
-                  frame_index: int | None = None) -> Direction:
+                  frame_index: int | None = None, tol_m: float = 0.01) -> Direction:
         """Where target is relative to reference (centroids), in words and metres, in one frame.
 
         frame="camera": as seen in keyframe frame_index: left/right, above/below (image up), and
         closer/farther from the camera. frame="base": robot axes: front/behind (+x), left/right (+y),
-        above/below (+z). frame="fixed": above/below by fixed z; left/right and closer/farther as seen
-        from the camera of frame_index, on the horizontal plane. frame_index defaults to target's keyframe.
+        above/below (+z). frame="fixed": above/below by fixed z (gravity); left/right and closer/farther
+        as seen from the camera of frame_index, on the horizontal plane. A component within tol_m reads
+        "aligned" / "level" / "same_distance". frame_index defaults to the target's keyframe.
+        components_m holds the signed metres ("right", "up", "farther" or "front", "left", "up").
         Example: `d = tools.Geometry.direction(mug, laptop, "camera", 0); print(d.left_right, d.dominant)`
         """
         kind = self._kind(frame)
         t = self.centroid(target)
         r = self.centroid(reference)
-        tp, tk, _, _ = self._points_of(t)
-        rp, rk, _, _ = self._points_of(r)
+        tp, tk, _, tfi = self._points_of(t)
+        rp, rk, _, rfi = self._points_of(r)
         fi = frame_index if frame_index is not None else (t.frame_index if t.frame_index >= 0 else
                                                           (r.frame_index if r.frame_index >= 0 else None))
         i = self._index_for(fi, -1, need=True)
-        tf_ = self._convert(tp, tk, "fixed", i)[0]
-        rf_ = self._convert(rp, rk, "fixed", i)[0]
+        tf_ = self._convert(tp, tk, "fixed", i, src_index=tfi)[0]
+        rf_ = self._convert(rp, rk, "fixed", i, src_index=rfi)[0]
         vec_fixed = tf_ - rf_
         if kind == "camera":
             R = self._pose(i)[:3, :3].T
@@ -368,9 +379,14 @@ class GeometryTool:
             "farther": ("farther", "closer"), "front": ("front", "behind"),
         }
 
+        level = {"right": "aligned", "left": "aligned", "up": "level", "farther": "same_distance",
+                 "front": "same_distance"}
+
         def word(key: str) -> str:
             pos, neg = words[key]
-            return pos if comps[key] >= 0 else neg
+            if abs(comps[key]) < tol_m:
+                return level[key]
+            return pos if comps[key] > 0 else neg
 
         lr_key = "right" if "right" in comps else "left"
         fb_key = "farther" if "farther" in comps else "front"
@@ -470,15 +486,19 @@ class GeometryTool:
             raise ValueError("this conversion depends on the keyframe: pass frame_index=<int>")
         return 0
 
-    def _convert(self, pts: np.ndarray, src: str, dst: str, i: int, backend: str = "auto") -> np.ndarray:
-        if src == dst:
+    def _convert(self, pts: np.ndarray, src: str, dst: str, i: int, backend: str = "auto",
+                 src_index: int = -1) -> np.ndarray:
+        """Points from frame kind src (of keyframe src_index, default i) to kind dst of keyframe i."""
+        j = src_index if src_index >= 0 else i
+        if src == dst and (src == "fixed" or j == i):
             return pts
-        to_fixed = {
-            "fixed": lambda: np.eye(4),
-            "camera": lambda: self._pose(i, backend),
-            "base": lambda: self._base_pose(i),
-        }
-        T = _inv(to_fixed[dst]()) @ to_fixed[src]()
+
+        def to_fixed(kind: str, k: int) -> np.ndarray:
+            if kind == "fixed":
+                return np.eye(4)
+            return self._pose(k, backend) if kind == "camera" else self._base_pose(k)
+
+        T = _inv(to_fixed(dst, i)) @ to_fixed(src, j)
         return transform_points(T, pts)
 
     def _points_of(self, obj: Any) -> tuple[np.ndarray, str, int, int]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 
+from spatialclaw_ros.tools.base import Tool
 from spatialclaw_ros.tools.context import KernelContext
 from spatialclaw_ros.tools.geometry import GeometryTool
 from spatialclaw_ros.tools.results import Box3D, Direction, Point, PointCloud, Segmentation
@@ -22,7 +22,8 @@ class Node:
 
     def __repr__(self) -> str:
         size = "?" if self.box is None else "[" + ", ".join(f"{s:.3f}" for s in self.box.size) + "]"
-        return f"Node({self.name!r}, centroid={self.centroid.tolist()}, size_m={size}, n={self.n_points})"
+        c = "[" + ", ".join(f"{x:.3f}" for x in self.centroid.xyz) + "]"
+        return f"Node({self.name!r}, centroid={c} m in {self.centroid.frame!r}, size_m={size}, n={self.n_points})"
 
 
 @dataclass
@@ -81,11 +82,13 @@ class SceneGraph:
         return f"SceneGraph(nodes={list(self.nodes)}, edges={len(self.edges)}, frame={self.frame!r})"
 
 
-class GraphTool:
+class GraphTool(Tool):
     """A small scene graph: objects with centroid and size, and pairwise distances and directions.
 
     Use it to get an overview of several objects at once; measure single relations with tools.Geometry.
     """
+
+    doc_name = "Graph"
 
     def __init__(self, ctx: KernelContext, geometry: GeometryTool) -> None:
         self._ctx = ctx

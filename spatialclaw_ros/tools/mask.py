@@ -6,6 +6,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from spatialclaw_ros.tools.base import Tool
 from spatialclaw_ros.tools.context import KernelContext
 from spatialclaw_ros.tools.results import Segmentation
 
@@ -23,11 +24,13 @@ def as_mask(m: Any, what: str = "mask") -> np.ndarray:
     return a.astype(bool)
 
 
-class MaskTool:
+class MaskTool(Tool):
     """Operations on (H, W) boolean pixel masks (e.g. seg.mask(k)); all return new arrays or plain numbers.
 
     Pixel boxes are [u0, v0, u1, v1] = [min column, min row, max column, max row], inclusive.
     """
+
+    doc_name = "Mask"
 
     def __init__(self, ctx: KernelContext | None = None) -> None:
         self._ctx = ctx

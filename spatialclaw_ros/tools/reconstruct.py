@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from spatialclaw_ros.errors import NoValidDepthError, PerceptionError
+from spatialclaw_ros.tools.base import Tool
 from spatialclaw_ros.tools.context import KernelContext
 from spatialclaw_ros.tools.results import Reconstruction
 
@@ -25,22 +26,12 @@ def check_frame_index(ctx: KernelContext, i: Any) -> int:
     return i
 
 
-def backproject_depth(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """(H, W) depth in metres -> (H, W, 3) float64 points in the camera optical frame (NaN stays NaN)."""
-    h, w = depth.shape
-    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
-    u = np.arange(w, dtype=np.float64)[None, :]
-    v = np.arange(h, dtype=np.float64)[:, None]
-    z = depth.astype(np.float64)
-    return np.stack([(u - cx) * z / fx, (v - cy) * z / fy, z], axis=-1)
-
-
 def transform_points(T: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Apply a 4x4 transform to (..., 3) points."""
     return pts @ T[:3, :3].T + T[:3, 3]
 
 
-class ReconstructTool:
+class ReconstructTool(Tool):
     """Per-keyframe metric depth (metres), intrinsics K, camera pose and point maps.
 
     Backends: "sensor" uses the camera's depth image + CameraInfo + TF (exact where the sensor is);
@@ -49,6 +40,8 @@ class ReconstructTool:
     Results are cached, so calling again is free. Every result states `frame`, `units` ("m") and `backend`.
     Pixel (u, v) = (column, row); depth[v, u]; camera optical frame axes: x right, y down, z forward.
     """
+
+    doc_name = "Reconstruct"
 
     def __init__(self, ctx: KernelContext) -> None:
         self._ctx = ctx
@@ -161,17 +154,13 @@ class ReconstructTool:
         c = self._ctx
         cam_frame = c.cameras[i].frame_id or "camera"
         d = np.where(valid, depth, np.nan).astype(np.float32)
-        pc = backproject_depth(d, K)
         if T is not None:
             T = np.asarray(T, dtype=np.float64)
-            pts = transform_points(T, pc)
             frame = c.fixed_frame
         else:
-            pts = pc
             frame = cam_frame
             notes = notes + [f"no camera pose at this stamp: points are in the camera frame {cam_frame!r}, "
                              f"not in {c.fixed_frame!r}"]
         return Reconstruction(
-            frame_index=i, stamp_ns=int(c.stamps_ns[i]), depth=d, valid=valid, K=K, T_fixed_camera=T,
-            points=pts.astype(np.float32), points_camera=pc.astype(np.float32), frame=frame,
+            frame_index=i, stamp_ns=int(c.stamps_ns[i]), depth=d, valid=valid, K=K, T_fixed_camera=T, frame=frame,
             camera_frame=cam_frame, backend=backend, notes=notes)

@@ -34,7 +34,7 @@ def build_tools(ctx: KernelContext) -> dict[str, Any]:
     geo = classes["Geometry"](ctx, rec)
     return {
         "Reconstruct": rec,
-        "SAM3": classes["SAM3"](ctx),
+        "SAM3": classes["SAM3"](ctx, geo),
         "Geometry": geo,
         "Mask": classes["Mask"](ctx),
         "Time": classes["Time"](ctx),

@@ -1,6 +1,7 @@
 """What the in-kernel tools return: small dataclasses that say their frame, units and source."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -85,13 +86,30 @@ class Reconstruction:
     valid: np.ndarray                 # (H, W) bool, finite depth > 0
     K: np.ndarray                     # (3, 3) float64 intrinsics (pixels)
     T_fixed_camera: np.ndarray | None  # (4, 4) camera optical frame -> fixed frame, or None
-    points: np.ndarray                # (H, W, 3) float32 metres in `frame`, NaN where invalid
-    points_camera: np.ndarray         # (H, W, 3) float32 metres in the camera optical frame
     frame: str                        # frame of `points`: the fixed frame, or the camera frame without pose
     camera_frame: str                 # camera optical frame id (x right, y down, z forward)
     backend: str                      # "sensor" or "da3"
     units: str = "m"
     notes: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def points_camera(self) -> np.ndarray:
+        """(H, W, 3) float32 metres in the camera optical frame, NaN where depth is invalid (made on first use)."""
+        h, w = self.depth.shape
+        K = self.K
+        u = np.arange(w, dtype=np.float64)[None, :]
+        v = np.arange(h, dtype=np.float64)[:, None]
+        z = self.depth.astype(np.float64)
+        return np.stack([(u - K[0, 2]) * z / K[0, 0], (v - K[1, 2]) * z / K[1, 1], z], axis=-1).astype(np.float32)
+
+    @functools.cached_property
+    def points(self) -> np.ndarray:
+        """(H, W, 3) float32 metres in `frame` (the fixed frame when the pose is known), NaN where invalid."""
+        pc = self.points_camera
+        if self.T_fixed_camera is None:
+            return pc
+        T = np.asarray(self.T_fixed_camera, dtype=np.float64)
+        return (pc.astype(np.float64) @ T[:3, :3].T + T[:3, 3]).astype(np.float32)
 
     def __repr__(self) -> str:
         n = int(self.valid.sum())
@@ -184,9 +202,9 @@ class Direction:
     distance_m: float
     frame: str                        # "camera", "base" or "fixed" (with the frame id in frame_id)
     frame_id: str
-    left_right: str                   # "left" / "right"
-    front_behind: str                 # camera: "closer"/"farther" (to the camera); base/fixed: "front"/"behind"
-    above_below: str                  # "above" / "below"
+    left_right: str                   # "left" / "right" / "aligned"
+    front_behind: str                 # camera, fixed: "closer"/"farther" (from the camera); base: "front"/"behind"
+    above_below: str                  # "above" / "below" / "level"
     dominant: str                     # the word of the largest component
     components_m: dict[str, float] = field(default_factory=dict)
 

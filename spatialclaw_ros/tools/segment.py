@@ -1,18 +1,21 @@
 """tools.SAM3: instance masks from text, points or boxes, on one keyframe or tracked across keyframes."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
 import numpy as np
 
 from spatialclaw_ros.errors import PerceptionError
+from spatialclaw_ros.tools.base import Tool
 from spatialclaw_ros.tools.context import KernelContext
 from spatialclaw_ros.tools.reconstruct import check_frame_index
 from spatialclaw_ros.tools.results import Segmentation
 
 BACKENDS = ("auto", "labels", "sam3")
 _STOP = {"the", "a", "an", "of", "on", "in", "at", "to", "that", "this", "is"}
+_GENERIC = {"object", "thing", "item", "all", "every", "everything", "anything"}
 _ALL = {"all", "everything", "object", "all object", "every object", "thing", "all thing", "anything"}
 
 
@@ -43,7 +46,7 @@ def boxes_of(masks: np.ndarray) -> np.ndarray:
     return out
 
 
-class SegmentTool:
+class SegmentTool(Tool):
     """Instance masks on keyframes: from a text prompt, clicked points or a box, or tracked over frames.
 
     Backends: "sam3" = SAM 3 in the perception service (any text); "labels" = the simulator's
@@ -53,8 +56,11 @@ class SegmentTool:
     N can be 0 (nothing found: read seg.notes). Pixels are (u=column, v=row).
     """
 
-    def __init__(self, ctx: KernelContext) -> None:
+    doc_name = "SAM3"
+
+    def __init__(self, ctx: KernelContext, geometry: Any = None) -> None:
         self._ctx = ctx
+        self._geometry = geometry          # tools.Geometry, for tracking sam3 masks in 3-D
 
     def segment(self, frame_index: int, text: str | None = None, points: Any = None,
                 point_labels: Any = None, box: Any = None, backend: str = "auto") -> Segmentation:
@@ -77,14 +83,49 @@ class SegmentTool:
             return self._labels(i, text, pts, plabels, bx)
         return self._sam3(i, text, pts, plabels, bx)
 
-    def track(self, text: str, frame_indices: list[int] | None = None, backend: str = "auto") -> list[Segmentation]:
-        """Segment the same text prompt on several keyframes (default all); ids stay the same object across frames with the labels backend.
+    def track(self, text: str, frame_indices: list[int] | None = None, backend: str = "auto",
+              match_m: float = 0.15) -> list[Segmentation]:
+        """Segment one text prompt on several keyframes (default all) with ids that follow each object across frames.
 
-        Example: `segs = tools.SAM3.track("chair"); counts = [len(s) for s in segs]`
+        labels backend: ids are the simulator's instance ids. sam3 backend: ids are given by matching
+        each mask's 3-D centroid (fixed frame) to the tracks so far, within match_m metres (needs depth
+        and pose; otherwise ids stay -1 and seg.notes says why). Count objects with the distinct ids.
+        Example: `segs = tools.SAM3.track("chair"); n = len({i for s in segs for i in s.ids})`
         """
         idx = list(range(len(self._ctx.images))) if frame_indices is None else \
             [check_frame_index(self._ctx, i) for i in frame_indices]
-        return [self.segment(i, text=text, backend=backend) for i in idx]
+        segs = [self.segment(i, text=text, backend=backend) for i in idx]
+        if self._geometry is None or all(k >= 0 for s in segs for k in s.ids):
+            return segs
+        tracks: list[tuple[int, np.ndarray, int]] = []          # (id, mean centroid, n)
+        out = []
+        for seg in segs:
+            ids, notes = list(seg.ids), list(seg.notes)
+            taken: set[int] = set()
+            for k in range(len(seg)):
+                if ids[k] >= 0:
+                    continue
+                try:
+                    cloud = self._geometry.mask_points(seg.frame_index, seg.masks[k], frame="fixed")
+                except Exception as exc:  # noqa: BLE001 - no depth/pose: this mask stays untracked
+                    notes.append(f"mask {k} not tracked: {exc}")
+                    continue
+                c = cloud.points.mean(axis=0)
+                best, best_d = -1, float(match_m)
+                for t, (tid, tc, _) in enumerate(tracks):
+                    d = float(np.linalg.norm(tc - c))
+                    if tid not in taken and d <= best_d:
+                        best, best_d = t, d
+                if best < 0:
+                    tracks.append((len(tracks) + 1, c, 1))
+                    ids[k] = len(tracks)
+                else:
+                    tid, tc, n = tracks[best]
+                    tracks[best] = (tid, (tc * n + c) / (n + 1), n + 1)
+                    ids[k] = tid
+                taken.add(ids[k])
+            out.append(dataclasses.replace(seg, ids=ids, notes=notes))
+        return out
 
     def objects(self) -> list[dict[str, Any]]:
         """Objects known to the labels backend (Metadata['objects']: id, name, class, color); [] if none.
@@ -112,7 +153,9 @@ class SegmentTool:
         q = " ".join(_tokens(text))
         if q in _ALL:
             return sorted(names), names
-        qt = set(_tokens(text))
+        qt = set(_tokens(text)) - _GENERIC        # "white objects" -> every white object
+        if not qt:
+            return sorted(names), names
         hits = []
         for o in objs:
             if o.get("id") is None:

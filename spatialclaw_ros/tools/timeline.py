@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from spatialclaw_ros.tools.base import Tool
 from spatialclaw_ros.tools.context import KernelContext
 from spatialclaw_ros.tools.reconstruct import check_frame_index
 
 
-class TimeTool:
+class TimeTool(Tool):
     """Keyframe times. Stamps are ROS time in integer nanoseconds; "relative" seconds count from keyframe 0.
 
     Keyframes are sorted by time: index 0 is the earliest, len(InputImages) - 1 the latest.
     """
+
+    doc_name = "Time"
 
     def __init__(self, ctx: KernelContext) -> None:
         self._ctx = ctx

@@ -72,6 +72,8 @@ class ContextBudget:
     image_tokens: int = DEFAULT_IMAGE_TOKENS
     max_images_per_request: int = 16  # lowered when the server says fewer (its --limit-mm-per-prompt)
     chars_per_token: float = DEFAULT_CHARS_PER_TOKEN
+    margin: float = 0.0             # share of the prompt budget held back after an overflow
+    prompt_cap: int | None = None   # below what the server last refused as too long
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -103,11 +105,63 @@ class ContextBudget:
         chars = sum(_content_size(m)[0] for m in messages)
         images = sum(_content_size(m)[1] for m in messages)
         text_tokens = prompt_tokens - images * self.image_tokens - len(messages) * MESSAGE_OVERHEAD_TOKENS
+        self.margin *= 0.5   # a request went through: relax the safety margin again
         if chars < 200 or text_tokens <= 0:
             return  # too little text to learn from (or images dominate): keep the estimate
         measured = chars / text_tokens
         # Move half-way and stay within sane bounds; undershooting is safer than overshooting.
         self.chars_per_token = min(max((self.chars_per_token + measured) / 2, 1.0), 8.0)
+
+    def fit(self, messages: list[Message]) -> TrimResult:
+        """The conversation to send: ``messages`` itself when it fits, else a trimmed copy."""
+        target = int(self.prompt_tokens * (1.0 - self.margin))
+        if self.prompt_cap is not None:
+            target = min(target, self.prompt_cap)
+        est = self.estimate(messages)
+        if est <= target and count_images(messages) <= self.max_images_in_context:
+            return TrimResult(messages=messages, estimated_tokens=est)
+        return trim_to_budget(messages, self, target_tokens=target)
+
+    def absorb_limit_error(self, sent: list[Message], err: "LimitError") -> bool:
+        """Learn from a limit error the server gave for ``sent``; True if a re-fit may succeed."""
+        if err.param == "input_tokens":
+            if err.limit:
+                self.max_model_len = err.limit
+                self.max_tokens = min(self.max_tokens, max(16, err.limit // 4))
+            elif err.value and err.value <= self.max_model_len:
+                self.max_model_len = max(err.value - 1, 1)  # the limit is below what was refused
+            if err.value:
+                chars = sum(_content_size(m)[0] for m in sent)
+                images = count_images(sent)
+                text_tokens = err.value - images * self.image_tokens - len(sent) * MESSAGE_OVERHEAD_TOKENS
+                if chars and text_tokens > 0:
+                    # vLLM reports "at least N": the prompt had N or more, so only ever lower it.
+                    self.chars_per_token = max(1.0, min(self.chars_per_token, chars / text_tokens))
+            self.margin = min(0.6, self.margin + 0.15)
+            # What was sent did not fit: the next attempt must be clearly smaller, whatever the
+            # estimate says.
+            sent_est = self.estimate(sent)
+            self.prompt_cap = int(min(self.prompt_cap or sent_est, sent_est) * 0.85)
+            return True
+        if err.param == "image":
+            if err.limit is not None and err.limit < self.max_images_per_request:
+                self.max_images_per_request = err.limit
+                self.notes.append(f"the server takes at most {err.limit} image(s) per request "
+                                  "(--limit-mm-per-prompt); older images are left out")
+                return True
+            return False
+        if err.param == "max_tokens":
+            limit = err.limit or self.max_model_len
+            new = max(16, min(self.max_tokens, limit // 4))
+            if new < self.max_tokens or (err.value and err.value > new):
+                self.max_model_len = limit
+                self.max_tokens = new
+                return True
+        return False
+
+    def reply_tokens(self, requested: int | None) -> int:
+        """``max_tokens`` to ask for: the request's, capped by the budget's reply share."""
+        return max(1, min(int(requested or self.max_tokens), self.max_tokens))
 
     def calibrate_image(self, tokens_without: int, tokens_with: int, n_images: int) -> None:
         """Set image_tokens from two measured prompts that differ only by ``n_images`` images."""
@@ -311,3 +365,20 @@ def _append_note(msgs: list[Message], note: str) -> None:
         if m.get("role") == "assistant":
             break
     msgs.append({"role": "user", "content": note})
+
+
+def overflow_message(budget: ContextBudget, trim: TrimResult, err: LimitError) -> str:
+    """What to tell the user when the conversation cannot be made to fit the model's context."""
+    removed = []
+    if trim.images_dropped:
+        removed.append(f"{trim.images_dropped} image(s)")
+    if trim.outputs_dropped:
+        removed.append(f"{trim.outputs_dropped} step output(s)")
+    if trim.replies_dropped:
+        removed.append(f"{trim.replies_dropped} earlier repl(ies)")
+    what = ("even after removing " + ", ".join(removed)) if removed else "and nothing is left to remove"
+    return (f"the conversation does not fit the model's {budget.max_model_len}-token context {what} "
+            f"(the server said: {err.message.strip()[:300]}). What is left (system prompt, question, "
+            f"latest step) needs about {trim.estimated_tokens} tokens plus {budget.max_tokens} for the "
+            "reply: "
+            "serve the model with a larger --max-model-len, or lower vlm.max_tokens.")

@@ -20,11 +20,13 @@ import openai
 from spatialclaw_ros.config import VlmConfig
 from spatialclaw_ros.errors import (QueryCanceledError, QueryTimeoutError, VlmError,
                                     VlmUnreachableError)
+from spatialclaw_ros.vlm.budget import (ContextBudget, budget_for_model, overflow_message,
+                                         parse_limit_error, parse_models_list)
 from spatialclaw_ros.vlm.conversation import Conversation
 
 log = logging.getLogger(__name__)
 
-MAX_CONTEXT_TRIMS = 64
+MAX_LIMIT_RETRIES = 4      # re-fits after the server rejected a request for one of its limits
 
 
 class VlmRequestError(VlmError):
@@ -85,6 +87,8 @@ class VlmClient:
         self.usage = VlmUsage()
         self._model: str | None = cfg.model or None
         self._max_model_len: int | None = None
+        self.budget: ContextBudget | None = None   # sized from /v1/models by resolve_model()
+        self.extra_body = _parse_extra_body(getattr(cfg, "extra_body", ""))
         self._lock = threading.Lock()
         self._client: openai.OpenAI | None = None
 
@@ -152,15 +156,28 @@ class VlmClient:
 
     def resolve_model(self, *, cancel: threading.Event | None = None,
                       deadline: float | None = None) -> str:
-        """cfg.model, or the first model the server lists when it is ""."""
-        if self._model:
+        """cfg.model, or the first model the server lists when it is ""; sizes ``self.budget``."""
+        if self._model and self.budget is not None:
             return self._model
-        models = self.list_models(cancel=cancel, deadline=deadline)
-        if not models:
+        try:
+            served = parse_models_list({"data": self.list_models(cancel=cancel, deadline=deadline)})
+        except VlmRequestError as exc:
+            if not self._model:
+                raise
+            log.warning("cannot list the served models (%s); assuming %s", exc.message, self._model)
+            served = []
+        if not served and not self._model:
             raise VlmError(f"{self.cfg.base_url}/models lists no model: set vlm.model / --model")
-        self._model = str(models[0]["id"])
-        mml = models[0].get("max_model_len")
-        self._max_model_len = int(mml) if isinstance(mml, int) else None
+        chosen = next((m for m in served if m.id == self._model), None) if self._model else served[0]
+        if served and chosen is None:   # some servers accept unlisted aliases: let a 404 decide
+            log.warning("%s/models does not list %r (it lists %s)", self.cfg.base_url, self._model,
+                        ", ".join(m.id for m in served))
+        self._model = chosen.id if chosen else self._model
+        self._max_model_len = chosen.max_model_len if chosen else None
+        self.budget = budget_for_model(self._max_model_len, max_tokens=self.cfg.max_tokens,
+                                       max_images_per_query=self.cfg.max_images_per_query)
+        for note in self.budget.notes:
+            log.warning("VLM budget: %s", note)
         return self._model
 
     @property
@@ -228,18 +245,23 @@ class VlmClient:
         how much). ``stream=True`` calls ``on_delta(text)`` for each piece as it arrives.
         """
         model = self.resolve_model(cancel=cancel, deadline=deadline)
-        conv = conversation
-        trimmed = 0
+        budget = self.budget or budget_for_model(None, max_tokens=self.cfg.max_tokens,
+                                                 max_images_per_query=self.cfg.max_images_per_query)
+        fitted = budget.fit(conversation.messages)   # a trimmed copy only when it does not fit
+        trimmed = int(fitted.changed)
+        refits = 0
         t0 = time.monotonic()
         while True:
             kwargs: dict[str, Any] = {
-                "model": model, "messages": conv.messages,
+                "model": model, "messages": fitted.messages,
                 "temperature": self.cfg.temperature if temperature is None else temperature,
-                "max_tokens": max_tokens or self.cfg.max_tokens}
+                "max_tokens": budget.reply_tokens(max_tokens or self.cfg.max_tokens)}
             if tools:
                 kwargs["tools"] = tools
                 if tool_choice is not None:
                     kwargs["tool_choice"] = tool_choice
+            if self.extra_body:
+                kwargs["extra_body"] = self.extra_body
             try:
                 if stream:
                     reply = self._with_retries(
@@ -251,14 +273,15 @@ class VlmClient:
                         cancel=cancel, deadline=deadline, what="chat")
                 break
             except VlmRequestError as exc:
-                if exc.status == 400 and exc.param == "input_tokens" and trimmed < MAX_CONTEXT_TRIMS:
-                    if conv is conversation:
-                        conv = conversation.copy()
-                    if conv.trim_for_context():
-                        trimmed += 1
-                        log.warning("VLM context overflow: trimmed the conversation (%d)", trimmed)
-                        continue
-                raise
+                error = self._limit_error(exc, budget, fitted, refits)
+                if error is not None:
+                    raise error from None
+                refits += 1
+                fitted = budget.fit(conversation.messages)
+                trimmed += int(fitted.changed)
+                log.warning("VLM limit (%s): re-fitted the conversation, retry %d", exc.param, refits)
+        if reply.prompt_tokens:
+            budget.calibrate(fitted.messages, reply.prompt_tokens)
         reply.duration_s = time.monotonic() - t0
         reply.trimmed = trimmed
         self.usage.calls += 1
@@ -266,6 +289,34 @@ class VlmClient:
         self.usage.completion_tokens += reply.completion_tokens
         self.usage.seconds += reply.duration_s
         return reply
+
+    def _limit_error(self, exc: VlmRequestError, budget: ContextBudget, fitted: Any,
+                     refits: int) -> VlmRequestError | None:
+        """None when the budget learned from a limit error and a re-fit is worth a retry; else
+        the error to raise (unknown models list what the server serves)."""
+        if exc.status == 404:
+            try:
+                served = [m["id"] for m in self.list_models()]
+            except VlmError:
+                served = []
+            if served:
+                return VlmRequestError(f"{exc.message}; the server serves: {', '.join(served)} (set "
+                                       "vlm.model / --model to one of them)", status=404,
+                                       param=exc.param, body=exc.body)
+            return exc
+        if exc.status != 400:
+            return exc
+        inner = exc.body.get("error", exc.body) if isinstance(exc.body, dict) else {}
+        limit = parse_limit_error(exc.param, str(inner.get("message") or exc.message)
+                                  if isinstance(inner, dict) else exc.message)
+        if not limit.param:
+            return exc
+        if refits < MAX_LIMIT_RETRIES and budget.absorb_limit_error(fitted.messages, limit):
+            return None
+        if limit.param == "input_tokens":
+            return VlmRequestError(overflow_message(budget, budget.fit(fitted.messages), limit),
+                                   status=400, param=limit.param, body=exc.body)
+        return exc
 
     def _stream(self, kwargs: dict[str, Any], on_delta: Callable[[str], None] | None,
                 cancel: threading.Event | None) -> ChatReply:
@@ -303,6 +354,19 @@ class VlmClient:
         return ChatReply(text="".join(text), finish_reason=finish,
                          tool_calls=[calls[i] for i in sorted(calls)], prompt_tokens=prompt,
                          completion_tokens=completion)
+
+
+def _parse_extra_body(text: str) -> dict[str, Any]:
+    """vlm.extra_body: "" or a JSON object (VlmError saying what is wrong otherwise)."""
+    if not text or not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise VlmError(f"vlm.extra_body is not valid JSON ({exc}): {text[:200]!r}") from None
+    if not isinstance(value, dict):
+        raise VlmError(f"vlm.extra_body must be a JSON object, got {type(value).__name__}")
+    return value
 
 
 def _to_reply(resp: Any) -> ChatReply:

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from spatialclaw_ros.agent.runner import run_query
@@ -38,10 +40,12 @@ def test_code_executor_full_loop(cfg: Config, server: ScriptedVlmServer, kernel_
         py("Try os.", "import subprocess"),                           # static check refuses
         py("Divide.", "x = 1 / 0"),                                   # runtime error
         py("Steal the key.", "env = np.lib._datasource.os.environ  # evades the static check\n"
-                             "print('KEY', env.get('SPATIALCLAW_TEST_API_KEY'))\nprint('x' * 20000)"),
+                             "print('KEY', env.get('SPATIALCLAW_TEST_API_KEY'))\nprint('x' * 20000)\n"
+                             "show(InputImages[2], 'fourth')"),
         py("Answer without unit.", "d = 2.0\nReturnAnswer(d)"),       # rejected: no unit
         py("Answer in cm.", "ReturnAnswer(d * 100, unit='cm')"),
     )
+    server.max_images = 4                  # a request over budget would get vLLM's HTTP 400
     cfg.vlm.base_url = server.base_url
     cfg.vlm.max_images_per_step = 2
     cfg.vlm.max_images_per_query = 4
@@ -73,11 +77,14 @@ def test_code_executor_full_loop(cfg: Config, server: ScriptedVlmServer, kernel_
     # result metadata
     assert res.sandbox_layers and res.frame_stamps_ns == [f.stamp_ns for f in make_frames(3)]
     assert res.timings.vlm_calls == 8 and res.timings.prompt_tokens > 0 and res.timings.total_s > 0
+    assert server.requests[1].stream            # steps stream when progress is wanted...
+    assert any(p.phase == Phase.GENERATING and p.code_excerpt for p in progress)  # ...live
     phases = {p.phase for p in progress}
     assert {Phase.PLANNING, Phase.GENERATING, Phase.EXECUTING, Phase.ANSWERING} <= phases
     # transcript: JSONL parses, HTML embeds images and the code
     html = Path(res.transcript_path).read_text()
     assert "data:image/jpeg;base64," in html and "1 / 0" in html and secret not in html
+    assert "<link" not in html and "<script" not in html and 'src="http' not in html  # self-contained
     events = [json.loads(line) for line in Path(res.transcript_path).with_suffix(".jsonl")
               .read_text().splitlines()]
     kinds = {e["kind"] for e in events}
@@ -297,3 +304,58 @@ def test_one_off_pool_when_none_given(cfg: Config) -> None:
     res = run_query(QueryRequest("Is there a wall?", answer_type=AnswerType.BOOLEAN), make_frames(1),
                     cfg, program="ReturnAnswer('yes')")
     assert res.success and res.answer.boolean is True and res.sandbox_layers
+
+
+def test_extra_handlers_serve_tools_and_count_as_perception(cfg: Config, kernel_pool: Any) -> None:
+    calls: list[dict] = []
+
+    def segment(payload: dict) -> dict:
+        time.sleep(0.02)
+        calls.append(payload)
+        masks = np.zeros((1, 48, 64), bool)
+        masks[0, 20:28, 12:20] = True
+        return {"masks": masks, "scores": np.array([0.9]), "boxes": np.array([[12.0, 20.0, 20.0, 28.0]])}
+
+    program = "seg = tools.SAM3.segment(0, text='red square')\nReturnAnswer(int(seg.masks[0].sum()))"
+    res = run_query(QueryRequest("How many red pixels?", answer_type=AnswerType.COUNT), make_frames(1),
+                    cfg, program=program, pool=kernel_pool, handlers={"perception.segment": segment})
+    assert res.success, (res.error_message, res.notes)   # notes say if the kernel had no tools
+    assert res.answer.count == 64 and calls[0]["text"] == "red square"
+    assert res.timings.perception_s >= 0.02
+
+
+def test_dead_pool_is_kernel_died(cfg: Config, server: ScriptedVlmServer) -> None:
+    from spatialclaw_ros.kernel import KernelPool
+
+    pool = KernelPool(cfg.sandbox, size=0)
+    pool.close()
+    cfg.vlm.base_url = server.base_url
+    res = run_query(QueryRequest(DIST_Q), make_frames(1), cfg, pool=pool)
+    assert res.error_code == ErrorCode.KERNEL_DIED and "closed" in res.error_message
+    assert server.all_requests == []
+
+
+def test_system_prompt_is_the_kernel_api_docs(cfg: Config, server: ScriptedVlmServer,
+                                              kernel_pool: Any) -> None:
+    from spatialclaw_ros.agent.prompts import MINIMAL_API_MARKER
+    from spatialclaw_ros.tools.docs import render_kernel_api_markdown
+
+    server.add(Reply("plan"), py("Answer.", "ReturnAnswer('wall')"))
+    cfg.vlm.base_url = server.base_url
+    res = run_query(QueryRequest("What is in front?", answer_type=AnswerType.TEXT), make_frames(1), cfg,
+                    pool=kernel_pool)
+    assert res.success and res.answer.text == "wall"
+    api = render_kernel_api_markdown()
+    planner, step = server.requests[0].messages[0]["content"], server.requests[1].messages[0]["content"]
+    assert api in planner and api in step and MINIMAL_API_MARKER not in step
+
+
+def test_frames_without_pose_answer_in_the_camera_frame(cfg: Config, kernel_pool: Any) -> None:
+    frames = make_frames(1)
+    frames[0].T_fixed_camera = None
+    program = "ReturnAnswer([0.1, 0.0, 2.0], unit='m', frame=Metadata['fixed_frame'])"
+    res = run_query(QueryRequest("Where is the red square?", answer_type=AnswerType.POINT), frames, cfg,
+                    program=program, pool=kernel_pool)
+    assert res.success, res.error_message
+    assert res.answer.frame_id == "camera_color_optical_frame"
+    assert any("no camera pose" in n for n in res.notes)

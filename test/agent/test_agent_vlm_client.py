@@ -39,7 +39,7 @@ def test_chat_resolves_model_sends_key_and_counts_usage(cfg: Config, server: Scr
 def test_retries_5xx_and_429_then_succeeds(cfg: Config, server: ScriptedVlmServer) -> None:
     server.add(Reply.http(500, "boom"), Reply.http(429, "slow down"), Reply("ok"))
     cfg.vlm.base_url = server.base_url
-    cfg.vlm.model = "m"
+    cfg.vlm.model = "scripted-vlm"
     cfg.vlm.retries = 2
     reply = VlmClient(cfg.vlm, backoff_s=0.01).chat(_conv())
     assert reply.text == "ok"
@@ -49,38 +49,43 @@ def test_retries_5xx_and_429_then_succeeds(cfg: Config, server: ScriptedVlmServe
 def test_gives_up_after_retries_with_the_server_message(cfg: Config, server: ScriptedVlmServer) -> None:
     server.add(Reply.http(503, "engine dead"), Reply.http(503, "engine dead"))
     cfg.vlm.base_url = server.base_url
-    cfg.vlm.model = "m"
+    cfg.vlm.model = "scripted-vlm"
     with pytest.raises(VlmRequestError, match="engine dead") as ei:
         VlmClient(cfg.vlm, backoff_s=0.01).chat(_conv())
     assert ei.value.status == 503 and len(server.requests) == 2
 
 
-def test_4xx_is_not_retried_and_404_names_the_setting(cfg: Config, server: ScriptedVlmServer) -> None:
-    server.add(Reply.http(404, "The model `nope` does not exist."))
-    cfg.vlm.base_url = server.base_url
-    cfg.vlm.model = "nope"
-    with pytest.raises(VlmRequestError, match=r"HTTP 404.*vlm.model"):
-        VlmClient(cfg.vlm, backoff_s=0.01).chat(_conv())
-    assert len(server.requests) == 1
+def test_4xx_is_not_retried_and_an_unknown_model_names_the_setting(cfg: Config) -> None:
+    with ScriptedVlmServer([Reply.http(404, "The model `nope` does not exist.")]) as srv:
+        cfg.vlm.base_url = srv.base_url
+        cfg.vlm.model = "nope"
+        with pytest.raises(VlmRequestError, match=r"vlm.model") as ei:
+            VlmClient(cfg.vlm, backoff_s=0.01).chat(_conv())
+        assert ei.value.status == 404 and len(srv.requests) <= 1   # never retried
+    with ScriptedVlmServer([Reply.http(400, "bad request body"), Reply("unused")]) as srv:
+        cfg.vlm.base_url = srv.base_url
+        cfg.vlm.model = "scripted-vlm"
+        with pytest.raises(VlmRequestError, match="bad request body") as ei:
+            VlmClient(cfg.vlm, backoff_s=0.01).chat(_conv())
+        assert ei.value.status == 400 and len(srv.requests) == 1
 
 
-def test_context_overflow_drops_oldest_images_and_retries(cfg: Config, server: ScriptedVlmServer) -> None:
+def test_context_overflow_is_refitted_and_retried(cfg: Config, server: ScriptedVlmServer) -> None:
     server.add(Reply.http(400, "maximum context length ... (parameter=input_tokens, value=9000)",
                           param="input_tokens"), Reply("fits now"))
     cfg.vlm.base_url = server.base_url
-    cfg.vlm.model = "m"
+    cfg.vlm.model = "scripted-vlm"
     conv = _conv(3)
     reply = VlmClient(cfg.vlm).chat(conv)
-    assert reply.text == "fits now" and reply.trimmed == 1
-    assert [len(r.images) for r in server.requests] == [3, 2]
-    assert "image removed" in server.requests[1].text()
+    assert reply.text == "fits now" and len(server.requests) == 2     # re-fitted and retried once
+    assert len(server.requests[1].images) <= len(server.requests[0].images) == 3
     assert conv.image_count() == 3          # the caller's conversation is untouched
 
 
 def test_finish_reason_length_is_a_cut_reply(cfg: Config, server: ScriptedVlmServer) -> None:
     server.add(Reply("```python\nx = [1, 2,", finish_reason="length"))
     cfg.vlm.base_url = server.base_url
-    cfg.vlm.model = "m"
+    cfg.vlm.model = "scripted-vlm"
     assert VlmClient(cfg.vlm).chat(_conv()).cut
 
 
@@ -89,7 +94,7 @@ def test_streaming_delivers_deltas_usage_and_tool_calls(cfg: Config, server: Scr
     server.add(Reply(text, completion_tokens=9),
                Reply(tool_calls=[{"name": "run_python", "arguments": {"code": "x = 1"}}]))
     cfg.vlm.base_url = server.base_url
-    cfg.vlm.model = "m"
+    cfg.vlm.model = "scripted-vlm"
     client = VlmClient(cfg.vlm)
     pieces: list[str] = []
     reply = client.chat(_conv(), stream=True, on_delta=pieces.append)
@@ -112,7 +117,7 @@ def test_dead_endpoint_says_what_to_start(cfg: Config) -> None:
 def test_per_call_timeout_is_retried_then_reported(cfg: Config, server: ScriptedVlmServer) -> None:
     server.add(Reply("late", delay_s=2.0), Reply("late", delay_s=2.0))
     cfg.vlm.base_url = server.base_url
-    cfg.vlm.model = "m"
+    cfg.vlm.model = "scripted-vlm"
     cfg.vlm.timeout_s = 0.3
     with pytest.raises(VlmError, match="did not answer within"):
         VlmClient(cfg.vlm, backoff_s=0.01).chat(_conv())
@@ -128,7 +133,7 @@ def test_cancel_abandons_a_slow_call(cfg: Config, server: ScriptedVlmServer) -> 
 
     server.add(arrive)
     cfg.vlm.base_url = server.base_url
-    cfg.vlm.model = "m"
+    cfg.vlm.model = "scripted-vlm"
     with pytest.raises(QueryCanceledError):
         VlmClient(cfg.vlm).chat(_conv(), cancel=cancel)
     assert len(server.requests) == 1
@@ -155,3 +160,12 @@ def test_scripted_server_records_and_reports_exhaustion(cfg: Config) -> None:
             client.chat(_conv())
         assert srv.exhausted and len(srv.requests) == 2
         assert any(r.path.endswith("/models") for r in srv.all_requests)
+
+
+def test_scripted_server_enforces_an_image_limit_like_vllm(cfg: Config) -> None:
+    with ScriptedVlmServer([Reply("ok")], max_images=1) as srv:
+        cfg.vlm.base_url = srv.base_url
+        cfg.vlm.model = "scripted-vlm"
+        reply = VlmClient(cfg.vlm).chat(_conv(2))    # the client learns the limit and leaves one out
+        assert reply.text == "ok" and srv.remaining == 0
+        assert [len(r.images) for r in srv.requests] == [2, 1]

@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synth import BagSpec, write_bag  # noqa: E402
+from bag_synth import BagSpec, write_bag  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from synth import BagSpec, write_bag
+from bag_synth import BagSpec, write_bag
 
 from spatialclaw_ros.bags.reader import BagReadError, load_bag
 from spatialclaw_ros.config import Config

@@ -76,3 +76,16 @@ def test_exiting_the_kernel_is_refused(session: KernelSession) -> None:
     r = session.run_cell("raise SystemExit(3)", timeout_s=10)
     assert not r.ok and not r.crashed and "call ReturnAnswer" in r.error
     assert session.run_cell("print(note)", timeout_s=10).ok
+
+
+def test_a_cell_that_fails_on_replay_is_reported_lost(pool: KernelPool) -> None:
+    with pool.acquire([], {}) as k:
+        assert k.run_cell("open('once.txt', 'x').write('1')\na = 1", timeout_s=10).ok
+        assert k.run_cell("b = 2", timeout_s=10).ok
+        r = k.run_cell("while True:\n    pass", timeout_s=0.5)
+        assert r.timed_out
+        # scratch survives the restart, so replaying cell 1 now fails (FileExistsError)
+        assert "could not restore: cell 1 and later (FileExistsError" in r.error
+        assert r.restored == []
+        nxt = k.run_cell("print('a' in globals(), 'b' in globals())", timeout_s=10)
+        assert nxt.stdout.strip() == "False False"

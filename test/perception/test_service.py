@@ -119,7 +119,7 @@ def test_bad_payloads_get_clear_errors(setup) -> None:
         svc.reconstruct(frames5)
 
 
-def test_segment_payload_validation_and_unavailable_sam3(setup) -> None:
+def test_segment_payload_validation_and_unavailable_sam3(setup, monkeypatch) -> None:
     cfg, svc, frames, _, _ = setup
     seg = perception_handlers(frames, cfg, svc)["perception.segment"]
     with pytest.raises(PerceptionError, match="text, points or a box"):
@@ -130,7 +130,8 @@ def test_segment_payload_validation_and_unavailable_sam3(setup) -> None:
         seg({"frame_index": 0, "points": [[1, 2]], "point_labels": [3]})
     with pytest.raises(PerceptionError, match="out of range"):
         seg({"frame_index": 9, "text": "mug"})
-    with pytest.raises(PerceptionError, match="SAM 3 is not served"):
+    monkeypatch.setenv("SPATIALCLAW_SAM3_PYTHON", "/nonexistent/python")
+    with pytest.raises(PerceptionError, match="SAM 3 is not available.*setup_models.sh sam3"):
         seg({"frame_index": 0, "text": "mug"})
 
 

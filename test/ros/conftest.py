@@ -25,8 +25,9 @@ def make_graph() -> Iterator[Callable[..., Graph]]:
     """Factory: make_graph(cfg) -> Graph, closed at the end of the test."""
     graphs: list[Graph] = []
 
-    def make(cfg: Config | None = None, pool: object = None) -> Graph:
-        g = Graph(cfg or fast_config(), pool=pool)
+    def make(cfg: Config | None = None, pool: object = None,
+             cli_args: list[str] | None = None) -> Graph:
+        g = Graph(cfg or fast_config(), pool=pool, cli_args=cli_args)
         graphs.append(g)
         return g
 

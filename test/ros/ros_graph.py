@@ -21,12 +21,13 @@ W, H = 64, 48
 CAMERA_FRAME = "camera_color_optical_frame"
 
 
-def wait_for(cond: Callable[[], bool], timeout_s: float = 10.0, what: str = "condition") -> None:
+def wait_for(cond: Callable[[], bool], timeout_s: float = 10.0,
+             what: str | Callable[[], str] = "condition") -> None:
     """Wait until cond() holds; fail the test with `what` if it never does."""
     deadline = time.monotonic() + timeout_s
     while not cond():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
         time.sleep(0.02)
 
 
@@ -124,11 +125,11 @@ def _image(arr: np.ndarray, encoding: str, stamp_ns: int) -> Image:
 class Graph:
     """The agent node, a helper node (camera publisher, clients) and an executor thread."""
 
-    def __init__(self, cfg: Config, pool: object = None) -> None:
+    def __init__(self, cfg: Config, pool: object = None, cli_args: list[str] | None = None) -> None:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.cfg = cfg
-        self.agent = SpatialClawNode(cfg=cfg, context=self.context, pool=pool)
+        self.agent = SpatialClawNode(cfg=cfg, context=self.context, pool=pool, cli_args=cli_args)
         self.helper = rclpy.create_node("test_helper", context=self.context)
         self.camera = SyntheticCamera(self.helper, cfg)
         self.executor = MultiThreadedExecutor(num_threads=self.agent.executor_threads() + 2,

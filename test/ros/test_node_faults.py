@@ -41,7 +41,7 @@ def test_camera_info_missing(make_graph) -> None:
 def test_frames_without_tf_to_fixed_frame(make_graph) -> None:
     g = make_graph()
     g.camera.stream(4, t0_ns=_t0(), tf=False)
-    wait_for(lambda: len(g.agent.ingest.buffer) >= 3, what="frames buffered")
+    wait_for(lambda: g.agent.health().images_received >= 4, what="images at the node")
     res = call_service(g, "how far is the mug?")
     assert res.error.code == ErrorCode.NO_TRANSFORM, res.error.message
     assert "'odom'" in res.error.message and "camera_color_optical_frame" in res.error.message

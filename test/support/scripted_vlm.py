@@ -21,7 +21,8 @@ Usage::
 A reply may also be a callable ``fn(request: RecordedRequest) -> Reply`` (e.g. to echo). When the
 script runs out, the server answers ``default`` if given, else HTTP 500 ``script exhausted`` (and
 ``srv.exhausted`` becomes True) so a test that makes too many calls fails visibly.
-``stream=True`` requests get server-sent events (role chunk, content deltas, finish chunk, an
+``max_images=N`` answers HTTP 400 (vLLM's message, ``param: image``) to a request with more than N
+images, without using a scripted reply. ``stream=True`` requests get server-sent events (role chunk, content deltas, finish chunk, an
 optional usage chunk with ``stream_options.include_usage``, then ``[DONE]``).
 """
 from __future__ import annotations
@@ -141,9 +142,11 @@ class ScriptedVlmServer:
     """OpenAI-compatible server on 127.0.0.1 replaying scripted replies; records all requests."""
 
     def __init__(self, replies: Iterable[ScriptItem] = (), *, model: str = "scripted-vlm",
-                 max_model_len: int = 32768, default: ScriptItem | None = None) -> None:
+                 max_model_len: int = 32768, default: ScriptItem | None = None,
+                 max_images: int | None = None) -> None:
         self.model = model
         self.max_model_len = max_model_len
+        self.max_images = max_images   # like vLLM's --limit-mm-per-prompt: more images -> HTTP 400
         self.default = default
         self.requests: list[RecordedRequest] = []     # chat completion requests only
         self.all_requests: list[RecordedRequest] = []  # every request, /v1/models included
@@ -223,6 +226,7 @@ class ScriptedVlmServer:
 class _Handler(BaseHTTPRequestHandler):
     owner: ScriptedVlmServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True   # headers and body go in separate writes: avoid 40 ms stalls
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Keep test output quiet."""
@@ -268,6 +272,13 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.path.split("?")[0].rstrip("/").endswith("/chat/completions"):
             self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "NotFound",
                                             "param": None, "code": 404}})
+            return
+        limit = self.owner.max_images
+        if limit is not None and len(req.image_urls) > limit:
+            self.owner.requests.append(req)
+            self._send_json(400, {"error": {
+                "message": f"At most {limit} image(s) may be provided in one prompt. (parameter=image)",
+                "type": "BadRequestError", "param": "image", "code": 400}})
             return
         reply = self.owner._next(req)
         if reply.delay_s > 0:

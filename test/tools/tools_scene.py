@@ -176,3 +176,12 @@ def two_balls_scene() -> list[Any]:
         Sphere(3, np.array([2.0, -0.3, 0.2]), 0.2),   # right
         Box(4, np.array([3.2, 0.0, 0.3]), np.array([0.15, 0.3, 0.3])),
     ]
+
+
+# Camera poses (T_fixed_camera) of the two-balls fixture: 0 looks into the gap between the balls,
+# 1 and 2 from the sides.
+POSES = [
+    look_at([1.0, 0.0, 0.5], [2.0, 0.0, 0.2]),
+    look_at([0.8, 0.6, 0.6], [2.0, 0.0, 0.2]),
+    look_at([0.6, -0.5, 0.7], [2.2, 0.0, 0.2]),
+]

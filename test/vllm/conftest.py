@@ -26,7 +26,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SERVED_NAME = "tiny-vlm"
-MAX_MODEL_LEN = 2048
+MAX_MODEL_LEN = 32768
 IMAGE_LIMIT = 2
 START_TIMEOUT_S = float(os.environ.get("VLLM_START_TIMEOUT_S", "300"))
 FIGURES_PATH = REPO / "out" / "vllm_suite_figures.json"

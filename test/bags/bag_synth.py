@@ -34,28 +34,28 @@ def camera_truth(t_s: float) -> np.ndarray:
             @ transform_matrix((0, 0, 0), OPTICAL_Q_XYZW))
 
 
-def rgb_at(i: int) -> np.ndarray:
+def rgb_at(i: int, w: int = W, h: int = H) -> np.ndarray:
     """A colour image whose pixels encode the frame index (R) and position (G, B)."""
-    img = np.zeros((H, W, 3), np.uint8)
+    img = np.zeros((h, w, 3), np.uint8)
     img[..., 0] = i % 256
-    img[..., 1] = np.arange(W, dtype=np.uint8)[None, :]
-    img[..., 2] = np.arange(H, dtype=np.uint8)[:, None]
+    img[..., 1] = (np.arange(w) % 256).astype(np.uint8)[None, :]
+    img[..., 2] = (np.arange(h) % 256).astype(np.uint8)[:, None]
     return img
 
 
-def depth_at(i: int) -> np.ndarray:
+def depth_at(i: int, w: int = W, h: int = H) -> np.ndarray:
     """Depth in metres: a ramp, with the top-left pixel invalid."""
-    d = (1.0 + 0.01 * np.arange(W)[None, :] + 0.02 * np.arange(H)[:, None] + 0.001 * i)
+    d = (1.0 + 0.01 * np.arange(w)[None, :] + 0.02 * np.arange(h)[:, None] + 0.001 * i)
     d = d.astype(np.float32)
     d[0, 0] = np.nan
     return d
 
 
-def labels_at(i: int) -> np.ndarray:
+def labels_at(i: int, w: int = W, h: int = H) -> np.ndarray:
     """Instance ids: object 1 on the left half, object 2 on the bottom right, 0 elsewhere."""
-    lab = np.zeros((H, W), np.uint16)
-    lab[:, : W // 2] = 1
-    lab[H // 2:, W // 2:] = 2
+    lab = np.zeros((h, w), np.uint16)
+    lab[:, : w // 2] = 1
+    lab[h // 2:, w // 2:] = 2
     return lab
 
 
@@ -81,7 +81,7 @@ def image_msg(stamp_ns: int, frame_id: str, arr: np.ndarray, encoding: str,
         data=np.ascontiguousarray(row).reshape(-1))
 
 
-def info_msg(stamp_ns: int, frame_id: str, k: np.ndarray = K):
+def info_msg(stamp_ns: int, frame_id: str, k: np.ndarray = K, w: int = W, h: int = H):
     """A sensor_msgs/CameraInfo."""
     R = np.eye(3).reshape(-1)
     P = np.zeros(12)
@@ -89,7 +89,7 @@ def info_msg(stamp_ns: int, frame_id: str, k: np.ndarray = K):
     roi = TS.types["sensor_msgs/msg/RegionOfInterest"](
         x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
     return TS.types["sensor_msgs/msg/CameraInfo"](
-        header=_header(stamp_ns, frame_id), height=H, width=W, distortion_model="plumb_bob",
+        header=_header(stamp_ns, frame_id), height=h, width=w, distortion_model="plumb_bob",
         d=np.zeros(5), k=np.asarray(k, float).reshape(-1), r=R, p=P, binning_x=0, binning_y=0,
         roi=roi)
 
@@ -123,6 +123,8 @@ class BagSpec:
     info_topic: str = "/camera/color/camera_info"
     color_encoding: str = "rgb8"
     depth_offset_ns: int = 3_000_000     # depth stamps lag colour by 3 ms
+    width: int = W
+    height: int = H
     extra: list = field(default_factory=list)   # (topic, msgtype, stamp_ns, msg)
 
 
@@ -159,7 +161,7 @@ def write_bag(path: Path, spec: BagSpec | None = None, storage: str = "mcap",
                             tf_msg([(st, "odom", "base_link", tr, q)])))
         for i in range(spec.n_frames):
             st = frame_stamp(i, spec)
-            img = rgb_at(i)
+            img = rgb_at(i, spec.width, spec.height)
             enc = spec.color_encoding
             if enc == "bgr8":
                 img = img[..., ::-1]
@@ -169,7 +171,7 @@ def write_bag(path: Path, spec: BagSpec | None = None, storage: str = "mcap",
                 out.append((st + 2000, spec.info_topic, "sensor_msgs/msg/CameraInfo",
                             info_msg(st, optical)))
             if spec.depth:
-                d = depth_at(i)
+                d = depth_at(i, spec.width, spec.height)
                 if spec.depth == "16UC1":
                     d = np.nan_to_num(np.round(d * 1000), nan=0).astype(np.uint16)
                 out.append((st + spec.depth_offset_ns + 3000, spec.depth_topic,
@@ -177,7 +179,8 @@ def write_bag(path: Path, spec: BagSpec | None = None, storage: str = "mcap",
                             image_msg(st + spec.depth_offset_ns, optical, d, spec.depth)))
             if spec.labels:
                 out.append((st + 4000, "/camera/instance_labels", "sensor_msgs/msg/Image",
-                            image_msg(st, optical, labels_at(i), "16UC1")))
+                            image_msg(st, optical, labels_at(i, spec.width, spec.height),
+                                      "16UC1")))
         for topic, msgtype, st, msg in spec.extra:
             out.append((st, topic, msgtype, msg))
         out.sort(key=lambda x: x[0])

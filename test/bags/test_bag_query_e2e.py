@@ -5,14 +5,14 @@ import json
 from pathlib import Path
 
 import pytest
-from synth import NS, T0_NS, BagSpec, frame_stamp
+from bag_synth import NS, T0_NS, BagSpec, frame_stamp
 
 from spatialclaw_ros.bags.reader import load_bag
 from spatialclaw_ros.cli import main
 from spatialclaw_ros.config import Config
 from spatialclaw_ros.frames.buffer import spread_indices
 
-# The red channel of frame i is i (test/bags/synth.py), so the program can prove which frames
+# The red channel of frame i is i (test/bags/bag_synth.py), so the program can prove which frames
 # reached the kernel, in which order.
 PROGRAM = """
 idx = [int(img[0, 0, 0]) for img in InputImages]
@@ -66,3 +66,16 @@ def test_program_error_is_reported(mcap_bag: Path, tmp_path: Path,
     assert rc == 1
     assert doc["success"] is False and doc["answer"] is None
     assert "ZeroDivisionError" in doc["error"]["message"]
+
+
+def test_sim_fixture_program_within_a_centimetre(data_dir: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A committed MuJoCo bag and its program: object names come from the scene sidecar."""
+    scene = json.loads((data_dir / "sim_a.scene.json").read_text())
+    q = next(q for q in scene["questions"] if q["kind"] == "distance_closest")
+    program = (data_dir / "programs" / "sim_a" / f"{q['id'].split('/')[1]}.py").read_text()
+    rc, doc, err = run_query(data_dir / "sim_a", tmp_path, capsys, program=program)
+    assert rc == 0, doc
+    assert "object names from" in err
+    assert doc["answer"]["number"] == pytest.approx(q["answer"], abs=0.01)
+    assert doc["answer"]["unit"] == "m"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synth import (
+from bag_synth import (
     NS,
     T0_NS,
     BagSpec,
@@ -146,28 +146,41 @@ def test_auto_detects_usual_camera_names(bag_dir: Path) -> None:
     assert data.report.roles["depth"] == "" and data.frames[0].depth is None
 
 
-def test_compressed_colour_topic(bag_dir: Path) -> None:
+def test_compressed_colour_and_compressed_depth_topics(bag_dir: Path) -> None:
+    import struct
+
     import cv2
-    from synth import TS
+    from bag_synth import TS
+
+    def header(st: int):
+        return TS.types["std_msgs/msg/Header"](
+            stamp=TS.types["builtin_interfaces/msg/Time"](sec=st // NS, nanosec=st % NS),
+            frame_id="camera_color_optical_frame")
+
     extra = []
     for i in range(3):
         st = frame_stamp(i, BagSpec())
         ok, png = cv2.imencode(".png", rgb_at(i)[..., ::-1])
-        msg = TS.types["sensor_msgs/msg/CompressedImage"](
-            header=TS.types["std_msgs/msg/Header"](
-                stamp=TS.types["builtin_interfaces/msg/Time"](sec=st // NS, nanosec=st % NS),
-                frame_id="camera_color_optical_frame"),
-            format="rgb8; png compressed bgr8", data=png.reshape(-1))
         extra.append(("/camera/color/image_raw/compressed", "sensor_msgs/msg/CompressedImage",
-                      st + 1000, msg))
-    spec = BagSpec(n_frames=3, color_topic="/unused/color", extra=extra)
+                      st + 1000, TS.types["sensor_msgs/msg/CompressedImage"](
+                          header=header(st), format="rgb8; png compressed bgr8",
+                          data=png.reshape(-1))))
+        mm = np.nan_to_num(np.round(depth_at(i) * 1000), nan=0).astype(np.uint16)
+        ok, dpng = cv2.imencode(".png", mm)
+        data = np.frombuffer(struct.pack("<iff", 0, 0, 0) + dpng.tobytes(), np.uint8)
+        extra.append(("/camera/aligned_depth_to_color/image_raw/compressedDepth",
+                      "sensor_msgs/msg/CompressedImage", st + 2000,
+                      TS.types["sensor_msgs/msg/CompressedImage"](
+                          header=header(st), format="16UC1; compressedDepth png", data=data)))
+    spec = BagSpec(n_frames=3, color_topic="/unused/color", depth=None, extra=extra)
     bag = write_bag(bag_dir / "compressed", spec)
     data = load_bag(bag, CFG, select_keyframes=False)
     assert data.report.roles["color"] == "/camera/color/image_raw/compressed"
+    assert data.report.roles["depth"] == "/camera/aligned_depth_to_color/image_raw/compressedDepth"
     assert len(data.frames) == 3
     for i, f in enumerate(data.frames):
         np.testing.assert_array_equal(f.rgb, rgb_at(i))
-        assert f.depth is not None
+        np.testing.assert_allclose(f.depth, np.round(depth_at(i) * 1000) / 1000, atol=1e-6)
 
 
 def test_wrong_encodings(bag_dir: Path) -> None:
@@ -210,3 +223,29 @@ def test_rosbag2_versions(flavour: str, bag_dir: Path) -> None:
     for f in data.frames:
         np.testing.assert_allclose(f.T_fixed_camera, camera_truth((f.stamp_ns - T0_NS) / NS),
                                    atol=1e-9)
+
+
+def test_memory_cap_limits_frames_loaded_from_a_bag(bag_dir: Path) -> None:
+    spec = BagSpec(n_frames=8, width=640, height=480)
+    bag = write_bag(bag_dir / "big", spec)
+    cfg = Config()
+    cfg.keyframes.memory_cap_mb = 8
+    data = load_bag(bag, cfg, select_keyframes=False)
+    per = data.frames[0].nbytes                       # 640*480*(3 + 4 + 4) bytes
+    assert per == 640 * 480 * 11
+    assert len(data.frames) == (8 * 1024 * 1024) // per == 2
+    assert sum(f.nbytes for f in data.frames) <= 8 * 1024 * 1024
+    assert [index_of(f.stamp_ns) for f in data.frames] == [0, 7]
+    assert any("memory_cap_mb=8" in n for n in data.report.notes)
+    np.testing.assert_array_equal(data.frames[1].rgb, rgb_at(7, 640, 480))
+
+
+def test_zero_header_stamps_fall_back_to_receive_time(bag_dir: Path) -> None:
+    spec = BagSpec(n_frames=3, depth=None, labels=False, tf=False)
+    extra = [("/camera/color/image_raw", "sensor_msgs/msg/Image", frame_stamp(i, spec),
+              image_msg(0, "camera_color_optical_frame", rgb_at(i), "rgb8")) for i in range(3)]
+    bag = write_bag(bag_dir / "zerostamps", BagSpec(n_frames=3, depth=None, labels=False,
+                                                    tf=False, color_topic="/x", extra=extra))
+    data = load_bag(bag, CFG, select_keyframes=False, color_topic="/camera/color/image_raw")
+    assert [f.stamp_ns for f in data.frames] == [frame_stamp(i, spec) for i in range(3)]
+    assert any("zero header stamp" in n for n in data.report.notes)

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from synth import BagSpec, write_bag
+from bag_synth import BagSpec, write_bag
 
 from spatialclaw_ros.cli import main
 
@@ -102,3 +102,15 @@ def test_stamps_absolute_inside_the_bag_else_relative_to_first_frame() -> None:
     assert _to_ns(1_700_000_002.5, first, last) == 1_700_000_002_500_000_000
     assert _to_ns(2.5, first, last) == first + 2_500_000_000
     assert _to_ns(2.5, 0, 10 * 10**9) == 2_500_000_000          # sim time from 0: absolute
+
+
+def test_query_bag_without_camera_info(bag_dir: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    bag = write_bag(bag_dir / "cli_noinfo", BagSpec(camera_info=False, n_frames=3))
+    prog = tmp_path / "p.py"
+    prog.write_text("ReturnAnswer(1.0)\n")
+    rc = main(["query", "--bag", str(bag), "--question", "q", "--program", str(prog), "--json"])
+    assert rc == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["error"]["name"] == "NO_CAMERA_INFO"
+    assert "/camera/color/camera_info" in doc["error"]["message"]
