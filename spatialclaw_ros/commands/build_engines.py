@@ -106,7 +106,9 @@ def _current_manifest(out: "os.PathLike[str]", args: argparse.Namespace, views: 
         engines.check_onnx(out, man)
     except PerceptionError:
         return None
-    if man.input_shapes.get(da3c.INPUT_NAME) != [1, views, 3, ph, pw] or man.random_weights != bool(args.random_weights):
+    if man.input_shapes.get(da3c.INPUT_NAME) != [1, views, 3, ph, pw]:
+        return None
+    if man.random_weights != bool(args.random_weights):
         return None
     if args.checkpoint and man.checkpoint != os.path.realpath(os.path.expanduser(args.checkpoint)):
         return None

@@ -1,9 +1,10 @@
 """The kernel's code: imports done once in the fork server, then one query's loop in each kernel.
 
 Order matters. The fork server (zygote.py) imports numpy/scipy/cv2 and the tools once, single-
-threaded. Each kernel is a fork of it that first leaves for its own process group and namespaces
-(still single-threaded), says "ready", and at "init" - when the scratch dir is known - puts on
-Landlock, seccomp and rlimits before mapping the frames and building the namespace.
+threaded. Each kernel is a fork of it that leaves for its own process group and namespaces (still
+single-threaded), puts on seccomp and rlimits, warms its copy-on-write pages and says "ready"; at
+"init" - when the scratch dir is known - it puts on Landlock, then maps the frames and builds the
+namespace. No model code runs before every layer is on.
 """
 from __future__ import annotations
 

@@ -45,6 +45,7 @@ class _Encoder:
         self.owned: list[int] = []           # descriptors to close after sending
         self.pending: list[tuple[np.ndarray, dict[str, Any]]] = []
         self.shared: dict[int, int] = {}     # block's read-only fd -> index in fds
+        self.keep: list[np.ndarray] = []     # arrays whose blocks' descriptors are being sent
 
     def walk(self, obj: Any) -> Any:
         if obj is None or isinstance(obj, (bool, int, float, str)):
@@ -77,17 +78,15 @@ class _Encoder:
                     "b64": base64.b64encode(data).decode("ascii")}
         found = shm.find_block(a)
         if found is not None:
-            # the block's read-only descriptor, duplicated so that it outlives the array if needed
+            # the block's own read-only descriptor: valid while the array lives, so a sender that
+            # keeps the message for re-sending (KernelSession) keeps the arrays too
             src = found[0]
-            if src in self.shared:
-                return {"__nd__": self.shared[src], "dtype": dt.str, "shape": list(a.shape),
-                        "offset": found[1]}
-            fd = os.dup(src)
-            self.owned.append(fd)
-            self.fds.append(fd)
-            self.shared[src] = len(self.fds) - 1
-            return {"__nd__": len(self.fds) - 1, "dtype": dt.str, "shape": list(a.shape),
-                    "offset": found[1]}
+            idx = self.shared.get(src)
+            if idx is None:
+                self.fds.append(src)
+                idx = self.shared[src] = len(self.fds) - 1
+            self.keep.append(a)
+            return {"__nd__": idx, "dtype": dt.str, "shape": list(a.shape), "offset": found[1]}
         ref: dict[str, Any] = {"__nd__": None, "dtype": dt.str, "shape": list(a.shape)}
         self.pending.append((np.ascontiguousarray(a), ref))
         return ref
@@ -104,12 +103,18 @@ class _Encoder:
             ref["offset"] = off
 
 
-def encode(obj: Any) -> tuple[dict[str, Any], list[int], list[int]]:
-    """(JSON-able message, descriptors to send, descriptors to close after sending)."""
+def encode(obj: Any, keep: list[Any] | None = None) -> tuple[dict[str, Any], list[int], list[int]]:
+    """(JSON-able message, descriptors to send, descriptors to close after sending).
+
+    Arrays already in shared memory are sent by their block's own descriptor; `keep` (if given)
+    receives those arrays, which must outlive any later re-send of the same descriptors.
+    """
     enc = _Encoder()
     try:
         msg = enc.walk(obj)
         enc.finish()
+        if keep is not None:
+            keep.extend(enc.keep)
     except BaseException:
         for fd in enc.owned:
             os.close(fd)

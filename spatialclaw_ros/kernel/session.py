@@ -90,13 +90,20 @@ class KernelSession:
             self.scratch_dir = tempfile.mkdtemp(prefix="spatialclaw-scratch-")
             self._own_scratch = True
         else:
-            os.makedirs(scratch_dir, exist_ok=True)
-            self.scratch_dir = os.path.realpath(scratch_dir)
+            real = os.path.realpath(scratch_dir)
+            pkg = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+            if real in ("/", os.path.realpath(os.path.expanduser("~"))) or \
+                    (pkg + os.sep).startswith(real + os.sep):
+                raise ValueError(f"scratch_dir {scratch_dir!r} would let model code write there; "
+                                 "give a dedicated directory (e.g. tempfile.mkdtemp())")
+            os.makedirs(real, exist_ok=True)
+            self.scratch_dir = real
             self._own_scratch = False
         msg = frame_message(frames, metadata)
         msg["scratch_dir"] = self.scratch_dir
         # Encoded once: a restart re-sends the same shared blocks (no second copy of the frames).
-        self._init_msg, self._init_fds, self._init_owned = protocol.encode(msg)
+        self._keep: list[Any] = []        # zero-copy frames: their blocks' descriptors are ours
+        self._init_msg, self._init_fds, self._init_owned = protocol.encode(msg, self._keep)
 
     # ------------------------------------------------------------------ life cycle
     def _start(self, kernel: KernelProcess) -> None:
@@ -160,6 +167,7 @@ class KernelSession:
             except OSError:
                 pass
         self._init_owned = []
+        self._keep = []
         if self._own_scratch:
             shutil.rmtree(self.scratch_dir, ignore_errors=True)
 
@@ -188,7 +196,11 @@ class KernelSession:
 
     # ------------------------------------------------------------------ cells
     def run_cell(self, code: str, timeout_s: float) -> CellResult:
-        """Run one cell; on timeout or crash restart the kernel and replay the cells that succeeded."""
+        """Run one cell; on timeout or crash restart the kernel and replay the cells that succeeded.
+
+        Call from one thread at a time (cancel() may come from any thread). The cell's clock stops
+        while the parent serves its call_parent requests (VLM, perception).
+        """
         if not isinstance(code, str):
             raise TypeError(f"code must be str, got {type(code).__name__}")
         if not timeout_s or timeout_s <= 0:

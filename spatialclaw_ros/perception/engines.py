@@ -220,7 +220,8 @@ def build_engine(directory: Path, manifest: ModelManifest, precision: str = "fp1
     try:
         select_engine(directory, manifest, key)
         rec = next(r for r in manifest.engines if r.key == key.to_json())
-        log(f"engine up to date: {rec.file} ({key.gpu_name}, sm {key.compute_capability}, TensorRT {key.tensorrt_version})")
+        log(f"engine up to date: {rec.file} ({key.gpu_name}, sm {key.compute_capability}, "
+            f"TensorRT {key.tensorrt_version})")
         return rec
     except PerceptionError:
         pass
@@ -259,7 +260,8 @@ def build_engine(directory: Path, manifest: ModelManifest, precision: str = "fp1
         raise PerceptionError(f"TensorRT engine build failed for {manifest.model} (see the TensorRT log above)")
     name = f"{key.digest()}.engine"
     (Path(directory) / name).write_bytes(bytes(blob))
-    rec = EngineRecord(name, key.to_json(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), round(time.time() - t0, 1))
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    rec = EngineRecord(name, key.to_json(), stamp, round(time.time() - t0, 1))
     manifest.engines = [r for r in manifest.engines if r.file != name] + [rec]
     manifest.save(directory)
     log(f"engine written: {Path(directory) / name} in {rec.build_s:.0f} s")

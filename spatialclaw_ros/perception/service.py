@@ -35,6 +35,9 @@ from spatialclaw_ros.perception.alignment import METRIC_FOCAL_DIVISOR, align_da3
 from spatialclaw_ros.perception.transport import discard, pack, read_message
 
 log = logging.getLogger("spatialclaw.perception")
+# Prints where an interpreter's open_clip keeps the CLIP BPE vocabulary (without importing open_clip).
+_FIND_VOCAB = ("import importlib.util as u, os; print(os.path.join(u.find_spec('open_clip')"
+               ".submodule_search_locations[0], 'bpe_simple_vocab_16e6.txt.gz'))")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -219,7 +222,8 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self._stop_proc()
         why = {-signal.SIGKILL: "killed (SIGKILL; the usual sign of running out of memory)",
-               -signal.SIGSEGV: "crashed (segmentation fault)", 3: "ran out of memory"}.get(rc, f"exited with code {rc}")
+               -signal.SIGSEGV: "crashed (segmentation fault)",
+               3: "ran out of memory"}.get(rc, f"exited with code {rc}")
         time.sleep(0.05)
         tail = " | ".join(list(self._stderr)[-3:])
         self._proc = None
@@ -388,9 +392,8 @@ class PerceptionService:
                 except FileNotFoundError:
                     bpe = ""      # resolved in the worker, whose open_clip ships the vocabulary
                 if not bpe:
-                    bpe = subprocess.run([python, "-c", "import importlib.util as u, os; print(os.path.join(u.find_spec("
-                                          "'open_clip').submodule_search_locations[0], 'bpe_simple_vocab_16e6.txt.gz'))"],
-                                         capture_output=True, text=True, timeout=120).stdout.strip()
+                    bpe = subprocess.run([python, "-c", _FIND_VOCAB], capture_output=True, text=True,
+                                         timeout=120).stdout.strip()
                 ck = "" if self.sam3_random_weights else self.sam3_checkpoint
                 if not self.sam3_random_weights and not Path(ck).is_file():
                     raise PerceptionError(f"SAM 3 checkpoint {ck} not found (never downloaded): put sam3.pt there or "

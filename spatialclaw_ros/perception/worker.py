@@ -50,7 +50,8 @@ class WorkerState:
         self.manifest: engines.ModelManifest | None = None
         self.sam3: Any = None
 
-    def handle(self, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def handle(self, header: dict[str, Any],
+               arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Run one request; returns (reply header, reply arrays)."""
         op = header.get("op")
         if op == "ping":

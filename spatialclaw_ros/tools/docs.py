@@ -42,7 +42,8 @@ BUILTINS: list[tuple[str, str]] = [
      "`cameras` (per frame: width, height, fx, fy, cx, cy, K), `has_depth`, `has_pose`, "
      "`has_labels`, and in simulation `objects` (id, name, class, color)."),
     ("show(img, title=None)",
-     "look at an (H, W, 3) uint8 image (e.g. from tools.Draw); you see it in the next feedback. "
+     "look at an image: (H, W, 3) uint8 RGB (e.g. from tools.Draw), gray, a bool mask or a float map; "
+     "you see it in the next feedback (at most 8 per step; titles help). "
      "Example: `show(tools.Draw.masks(0, seg), title='mugs')`"),
     ("vlm(prompt, images=None) -> str",
      "ask the vision-language model a side question about a few images (uint8 arrays); returns its "
@@ -51,7 +52,8 @@ BUILTINS: list[tuple[str, str]] = [
      "give the final answer once. value: a number (with `unit`, e.g. 'm', 'deg'), a point or vector "
      "[x, y, z] (with `frame`, normally `Metadata['fixed_frame']`), one of `Metadata['choices']`, "
      "True/False, a count, or short text. A value that does not fit the question is rejected with a "
-     "reason. Example: `p = tools.Geometry.centroid(cloud); ReturnAnswer(p.tolist(), unit='m', "
+     "reason. Give plain numbers, strings, lists or numpy arrays (a Point: `p.tolist()`). "
+     "Example: `p = tools.Geometry.centroid(cloud); ReturnAnswer(p.tolist(), unit='m', "
      "frame=p.frame, stamp_ns=p.stamp_ns)`"),
 ]
 

@@ -111,15 +111,18 @@ class GraphTool(Tool):
             nodes[str(name)] = Node(str(name), c, box, int(pts.shape[0]))
         edges = []
         names = list(nodes)
+        closest: dict[frozenset[str], float | None] = {}
         for a in names:
             for b in names:
                 if a == b:
                     continue
                 oa, ob = objects[a], objects[b]
-                single = nodes[a].n_points < 2 or nodes[b].n_points < 2
-                closest = None if single else geo.closest_points(oa, ob).distance_m
+                key = frozenset((a, b))
+                if key not in closest:                 # symmetric: one KD-tree search per pair
+                    single = nodes[a].n_points < 2 or nodes[b].n_points < 2
+                    closest[key] = None if single else geo.closest_points(oa, ob).distance_m
                 d = geo.direction(oa, ob, frame=frame, frame_index=frame_index)
-                edges.append(Edge(a, b, geo.distance_m(nodes[a].centroid, nodes[b].centroid), closest, d))
+                edges.append(Edge(a, b, geo.distance_m(nodes[a].centroid, nodes[b].centroid), closest[key], d))
         return SceneGraph(nodes, edges, frame)
 
     def from_segmentation(self, seg: Segmentation, frame: str = "camera", backend: str = "auto") -> SceneGraph:

@@ -12,7 +12,7 @@ from spatialclaw_ros.tools.results import Segmentation
 
 
 def as_mask(m: Any, what: str = "mask") -> np.ndarray:
-    """A (H, W) bool array from a bool/0-1 array or a one-mask Segmentation; clear errors otherwise."""
+    """A (H, W) bool array from a bool/integer array (non-zero), a float array (> 0.5) or a one-mask Segmentation."""
     if isinstance(m, Segmentation):
         if len(m) != 1:
             raise ValueError(f"{what}: got a Segmentation with {len(m)} masks; pick one with seg.mask(k) "
@@ -21,7 +21,7 @@ def as_mask(m: Any, what: str = "mask") -> np.ndarray:
     a = np.asarray(m)
     if a.ndim != 2:
         raise ValueError(f"{what} must be a 2-D (H, W) array, got shape {a.shape}")
-    return a.astype(bool)
+    return a > 0.5 if np.issubdtype(a.dtype, np.floating) else a.astype(bool)
 
 
 class MaskTool(Tool):

@@ -50,8 +50,10 @@ class SegmentTool(Tool):
     """Instance masks on keyframes: from a text prompt, clicked points or a box, or tracked over frames.
 
     Backends: "sam3" = SAM 3 in the perception service (any text); "labels" = the simulator's
-    instance-label images, for simulation and tests (text matches object names/classes/colours in
-    Metadata['objects']). "auto" (default) uses "labels" where the frame has a label image, else "sam3".
+    instance-label images, for simulation and tests (the words of the text must match an object's
+    name/class/colour in Metadata['objects']; "white objects" = every white object; without a full
+    match the closest names are used and seg.notes says so). "auto" (default) uses "labels" where the
+    frame has a label image, else "sam3".
     Results are Segmentation(masks (N, H, W) bool, scores, boxes xyxy px, labels, ids, frame_index);
     N can be 0 (nothing found: read seg.notes). Pixels are (u=column, v=row).
     """
@@ -73,7 +75,10 @@ class SegmentTool(Tool):
         given = sum(x is not None for x in (text, points, box))
         if given == 0:
             raise ValueError("give a prompt: text='mug', points=[[u, v]] or box=[u0, v0, u1, v1]")
-        if text is not None and not str(text).strip():
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"text must be one string, got {type(text).__name__}; call segment once per "
+                            f"object name")
+        if text is not None and not text.strip():
             raise ValueError("text prompt is empty; name the object, e.g. text='chair'")
         pts = self._points_arg(points)
         plabels = self._point_labels_arg(point_labels, pts)
@@ -147,25 +152,32 @@ class SegmentTool(Tool):
                              f"use backend='sam3'")
         return backend
 
-    def _match_ids(self, text: str) -> tuple[list[int], dict[int, str]]:
-        objs = self.objects()
-        names = {int(o["id"]): str(o.get("name") or "") for o in objs if o.get("id") is not None}
+    def _match_ids(self, text: str) -> tuple[list[int], str]:
+        """Ids of the objects a text prompt names, and a note when the match is only partial."""
+        objs = [o for o in self.objects() if o.get("id") is not None]
+        every = sorted(int(o["id"]) for o in objs)
         q = " ".join(_tokens(text))
-        if q in _ALL:
-            return sorted(names), names
         qt = set(_tokens(text)) - _GENERIC        # "white objects" -> every white object
-        if not qt:
-            return sorted(names), names
-        hits = []
+        if q in _ALL or not qt:
+            return every, ""
+        hits, partial, best = [], [], 0
         for o in objs:
-            if o.get("id") is None:
-                continue
-            vocab = set(_tokens(o.get("name") or "")) | set(_tokens(o.get("class") or "")) | \
-                set(_tokens(o.get("color") or ""))
+            colour = set(_tokens(o.get("color") or ""))
+            nouns = (set(_tokens(o.get("name") or "")) | set(_tokens(o.get("class") or ""))) - colour
+            vocab = nouns | colour
             full = {" ".join(_tokens(o.get("name") or "")), " ".join(_tokens(o.get("class") or ""))}
-            if q in full or (qt and qt <= vocab):
+            if q in full or qt <= vocab:
                 hits.append(int(o["id"]))
-        return hits, names
+            elif qt & nouns:                       # names the kind of object but adds unknown words
+                score = len(qt & vocab)
+                if score > best:
+                    partial, best = [int(o["id"])], score
+                elif score == best:
+                    partial.append(int(o["id"]))
+        if hits or not partial:
+            return hits, ""
+        names = [str(o.get("name")) for o in objs if int(o["id"]) in partial]
+        return partial, f"no object matches all of {text!r}; matched the closest names {names}"
 
     def _labels(self, i: int, text: str | None, pts: np.ndarray | None, plabels: np.ndarray | None,
                 bx: np.ndarray | None) -> Segmentation:
@@ -178,7 +190,9 @@ class SegmentTool(Tool):
                 raise ValueError("the labels backend matches text against Metadata['objects'], which this "
                                  "query does not have; prompt with points=[[u, v]] or box=[...], or use "
                                  "backend='sam3'")
-            ids, _ = self._match_ids(text)
+            ids, partial_note = self._match_ids(text)
+            if partial_note:
+                notes.append(partial_note)
             if not ids:
                 notes.append(f"no known object matches {text!r}; known objects: {sorted(set(names.values()))}")
             present = [k for k in ids if np.any(lab == k)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -176,19 +177,37 @@ def test_cancel_during_a_slow_reply(cfg: Config, server: ScriptedVlmServer, kern
     assert Path(res.transcript_path).exists() and res.sandbox_layers
 
 
-def test_cancel_during_a_running_cell(cfg: Config, server: ScriptedVlmServer, kernel_pool: Any) -> None:
+def _live_children() -> set[int]:
+    """Pids of this process's children that are running (zombies excluded)."""
+    me, out = os.getpid(), set()
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == me and fields[0] != "Z":
+                out.add(int(name))
+    return out
+
+
+def test_cancel_during_a_running_cell_kills_the_kernel(cfg: Config, server: ScriptedVlmServer) -> None:
     cancel = threading.Event()
     server.add(Reply("plan"), py("Spin.", "while True:\n    pass"))
     cfg.vlm.base_url = server.base_url
     cfg.agent.cell_timeout_s = 60.0
+    cfg.sandbox.pool_size = 0           # a one-off pool: the only new child is this query's kernel
+    before = _live_children()
+    running: set[int] = set()
 
     def on_progress(p: StepProgress) -> None:
-        if p.phase == Phase.EXECUTING:
+        if p.phase == Phase.EXECUTING and not cancel.is_set():
+            running.update(_live_children() - before)
             cancel.set()
 
-    res = run_query(QueryRequest(DIST_Q), make_frames(1), cfg, pool=kernel_pool, cancel=cancel,
-                    on_progress=on_progress)
+    res = run_query(QueryRequest(DIST_Q), make_frames(1), cfg, cancel=cancel, on_progress=on_progress)
     assert res.error_code == ErrorCode.CANCELED and res.steps_used == 0
+    assert running and not (running & _live_children())
 
 
 def test_query_timeout(cfg: Config, server: ScriptedVlmServer, kernel_pool: Any) -> None:

@@ -112,3 +112,24 @@ def test_closed_peer_is_reported() -> None:
     a.close()
     with pytest.raises(protocol.ChannelClosed):
         b.recv()
+
+
+def test_shared_empty_packs_frames_into_few_blocks_and_frees_them() -> None:
+    import gc
+
+    shm._slab[0] = None                                   # start from a fresh allocator block
+    gc.collect()
+    before = shm.open_memfds()
+    arrays = [shm.shared_empty((480, 640, 3), np.uint8) for _ in range(8)]
+    arrays += [shm.shared_empty((480, 640), np.float32) for _ in range(8)]
+    arrays[3][...] = 3
+    arrays[9][...] = 1.5
+    msg, fds, owned = protocol.encode({"a": arrays})
+    assert owned == [] and 1 <= len(fds) <= 2            # 16 arrays, 17 MB: one or two blocks
+    assert int(arrays[3].sum()) == 3 * 480 * 640 * 3 and float(arrays[9][0, 0]) == 1.5
+    alone = shm.shared_empty((10,), np.uint8, own_block=True)
+    assert shm.find_block(alone)[0] not in fds
+    del arrays, alone, msg
+    shm._slab[0] = None                                   # drop the allocator's current block
+    gc.collect()
+    assert shm.open_memfds() == before

@@ -180,6 +180,8 @@ def test_bad_requests_get_clear_errors(pool: KernelPool) -> None:
         pool.acquire(["not a frame"], {})  # type: ignore[list-item]
     with pytest.raises(TypeError, match="cannot send a set"):
         pool.acquire([], {"choices": {"a", "b"}})
+    with pytest.raises(ValueError, match="would let model code write there"):
+        pool.acquire([], {}, scratch_dir=os.path.expanduser("~"))
     with pool.acquire([], {}) as k:
         with pytest.raises(ValueError, match="timeout_s must be > 0"):
             k.run_cell("1", timeout_s=0)
@@ -208,3 +210,12 @@ def test_pool_recovers_when_the_fork_server_dies(pool: KernelPool) -> None:
         assert r.ok and r.stdout.strip() == "42", r.error
     assert pool.wait_warm(timeout_s=60)
     assert pool._zygote is not None and pool._zygote.pid != z.pid
+
+
+def test_caller_scratch_dir_is_the_only_writable_place(pool: KernelPool, tmp_path) -> None:
+    scratch = tmp_path / "scratch"
+    with pool.acquire([], {}, scratch_dir=str(scratch)) as k:
+        r = k.run_cell("np.save('depth.npy', np.arange(3))\nimport os\nprint(os.getcwd())", timeout_s=10)
+        assert r.ok and r.stdout.strip() == str(scratch), r.error
+        assert np.load(scratch / "depth.npy").tolist() == [0, 1, 2]
+    assert (scratch / "depth.npy").exists()          # the caller's dir is kept after close

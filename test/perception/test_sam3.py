@@ -16,7 +16,8 @@ from spatialclaw_ros.config import Config
 from spatialclaw_ros.perception import engines
 from spatialclaw_ros.perception.bpe import ClipBpeTokenizer
 from spatialclaw_ros.perception.handlers import perception_handlers
-from spatialclaw_ros.perception.service import REPO_ROOT, PerceptionService, models_python, sam3_python
+from spatialclaw_ros.perception.service import (_FIND_VOCAB, REPO_ROOT, PerceptionService, models_python,
+                                                sam3_python)
 
 # Ids from sam3 0.1.4's own tokenizer (sam3.model.tokenizer_ve.SimpleTokenizer, context 32).
 GOLDEN = {"a chair": [49406, 320, 4269, 49407], "the red mug": [49406, 518, 736, 9722, 49407],
@@ -26,8 +27,7 @@ GOLDEN = {"a chair": [49406, 320, 4269, 49407], "the red mug": [49406, 518, 736,
 
 
 def _vocab(python: str) -> Path:
-    out = subprocess.run([python, "-c", "import importlib.util as u, os; print(os.path.join(u.find_spec('open_clip')"
-                          ".submodule_search_locations[0], 'bpe_simple_vocab_16e6.txt.gz'))"], capture_output=True, text=True, timeout=300)
+    out = subprocess.run([python, "-c", _FIND_VOCAB], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     return Path(out.stdout.strip())
 

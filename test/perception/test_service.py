@@ -1,7 +1,6 @@
 """The perception service over a real worker process, shared memory and onnxruntime (tiny contract graph)."""
 from __future__ import annotations
 
-import math
 import os
 import signal
 import subprocess

@@ -165,12 +165,11 @@ def call_service(g: Graph, question: str, timeout_s: float = 30.0, **fields: obj
         g.helper.destroy_client(client)
 
 
-def kernel_children() -> set[int]:
-    """PIDs of live kernel processes started by this process (python -I -B -c ... children)."""
+def _procs() -> dict[int, tuple[int, str, bytes]]:
+    """pid -> (ppid, state, cmdline) of every process."""
     import os
 
-    me = os.getpid()
-    out = set()
+    out = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -178,13 +177,43 @@ def kernel_children() -> set[int]:
             with open(f"/proc/{d}/stat", "rb") as f:
                 stat = f.read().decode(errors="replace")
             with open(f"/proc/{d}/cmdline", "rb") as f:
-                cmd = f.read().split(b"\0")
+                cmd = f.read()
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        state, ppid = fields[0], int(fields[1])
-        if ppid == me and state != "Z" and b"-I" in cmd and b"-B" in cmd and b"-c" in cmd:
-            out.add(int(d))
+        out[int(d)] = (int(fields[1]), fields[0], cmd)
+    return out
+
+
+def descendants(root: int) -> set[int]:
+    """Live (non-zombie) descendants of `root`."""
+    procs = _procs()
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        nxt = {p for p, (pp, st, _) in procs.items() if pp in frontier and st != "Z"}
+        nxt -= found
+        found |= nxt
+        frontier = nxt
+    return found
+
+
+def kernel_children(root: int | None = None) -> set[int]:
+    """Live kernel processes under `root` (default: this process): python -I -B -c children,
+    or the processes a kernel zygote forked (the zygote itself is not a kernel)."""
+    import os
+
+    root = os.getpid() if root is None else root
+    procs = _procs()
+    out = set()
+    for pid in descendants(root):
+        ppid, _, cmd = procs.get(pid, (0, "", b""))
+        argv = cmd.split(b"\0")
+        if not (b"-I" in argv and b"-B" in argv and b"-c" in argv):
+            continue
+        if ppid == root and b"zygote" in cmd:
+            continue
+        out.add(pid)
     return out
 
 

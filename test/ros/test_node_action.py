@@ -5,7 +5,7 @@ import os
 import threading
 import time
 
-from ros_graph import NS, fast_config, kernel_children, pid_alive, wait_for
+from ros_graph import NS, fast_config, wait_for
 from support.scripted_vlm import Reply, ScriptedVlmServer
 from visualization_msgs.msg import Marker, MarkerArray
 
@@ -15,7 +15,6 @@ from spatialclaw_ros.ros.client import SpatialQueryClient, TaskStatus
 
 POINT_CELL = ("I return the mug's position.\n```python\n"
               "ReturnAnswer([1.0, 2.0, 0.5], unit='m', frame='odom')\n```")
-BUSY_LOOP = "x = 0\nwhile True:\n    x += 1\n"
 
 
 def _slow_answer(seconds: float, value: float) -> str:
@@ -58,33 +57,6 @@ def test_goal_with_scripted_vlm_gives_feedback_typed_result_and_markers(make_gra
         assert "where is the mug?" in vlm.requests[0].text()
 
 
-def test_cancel_stops_the_cell_and_kills_the_kernel(make_graph) -> None:
-    g = make_graph(fast_config(**{"agent.cell_timeout_s": 60.0}))
-    g.agent.program_hook = lambda req: BUSY_LOOP
-    _frames(g)
-    before = kernel_children()
-    client = SpatialQueryClient(g.helper)
-    executing = threading.Event()
-    assert client.start("spin forever", on_feedback=lambda p: p.phase is Phase.EXECUTING
-                        and executing.set())
-    assert executing.wait(60), "the cell never started"
-    running = kernel_children() - before
-    assert running, "no kernel process found while the cell runs"
-    t0 = time.monotonic()
-    assert client.cancel()
-    assert client.wait(30)
-    cancel_s = time.monotonic() - t0
-    result = client.result()
-    assert client.status() is TaskStatus.CANCELED
-    assert result.error_code is ErrorCode.CANCELED
-    wait_for(lambda: not any(pid_alive(p) for p in running), timeout_s=10, what="kernel gone")
-    print(f"cancel -> result in {cancel_s:.3f} s")
-    # the node keeps serving
-    g.agent.program_hook = lambda req: "ReturnAnswer(0.25, unit='m')"
-    again = client.ask("how far?", answer_type="number", timeout_s=120)
-    assert again.success and again.answer.number == 0.25
-
-
 def test_two_concurrent_goals_run_at_once(make_graph, shared_pool) -> None:
     g = make_graph(fast_config(**{"agent.max_concurrent_queries": 2,
                                   "agent.max_queued_queries": 0}), pool=shared_pool)
@@ -98,8 +70,8 @@ def test_two_concurrent_goals_run_at_once(make_graph, shared_pool) -> None:
     g.agent.program_hook = hook
     _frames(g)
     c1, c2 = SpatialQueryClient(g.helper), SpatialQueryClient(g.helper)
-    assert c1.start("first?", answer_type="number")
-    assert c2.start("second?", answer_type="number")
+    assert c1.start("first?", answer_type="number"), c1.result()
+    assert c2.start("second?", answer_type="number"), c2.result()
     wait_for(lambda: g.agent.gate.counts().running == 2, timeout_s=60, what="two running")
     assert c1.wait(120) and c2.wait(120)
     got = sorted(c.result().answer.number for c in (c1, c2))
@@ -112,7 +84,7 @@ def test_goal_beyond_the_limits_is_refused_busy_and_a_queued_one_waits(make_grap
     g.agent.program_hook = lambda req: _slow_answer(1.5, 3.0)
     _frames(g)
     c1, c2, c3 = (SpatialQueryClient(g.helper) for _ in range(3))
-    assert c1.start("first?", answer_type="number")
+    assert c1.start("first?", answer_type="number"), c1.result()
     wait_for(lambda: g.agent.gate.counts().running == 1, timeout_s=60, what="first running")
     queued = threading.Event()
     assert c2.start("second?", answer_type="number",

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.spatial.distance import cdist
 from tools_scene import POSES, OBJECTS, Box, Floor, Sphere, look_at, make_context
 
 from spatialclaw_ros.errors import NoTransformError, NoValidDepthError
@@ -33,14 +34,17 @@ def test_closest_surface_distance_within_1cm(tb):
     assert c.point_a.frame == "odom" and c.point_a.stamp_ns == red.stamp_ns
 
 
-def test_closest_points_matches_brute_force(tb):
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(size=(300, 3)), rng.normal(size=(200, 3)) + [3.0, 0, 0]
+@pytest.mark.parametrize("n_a, n_b, shift", [(300, 200, 3.0), (3000, 2000, 2.0), (2000, 1500, 0.5),
+                                              (1, 5000, 1.0), (5000, 1, 0.0)])
+def test_closest_points_matches_brute_force(tb, n_a, n_b, shift):
+    rng = np.random.default_rng(n_a + n_b)
+    a, b = rng.normal(size=(n_a, 3)), rng.normal(size=(n_b, 3)) * [1, 0.2, 2] + [shift, 0, 0]
     c = tb.Geometry.closest_points(a, b)
-    d = np.linalg.norm(a[:, None] - b[None], axis=-1)
+    d = cdist(a, b)                                                   # brute force
     assert c.distance_m == pytest.approx(d.min(), abs=1e-12)
     ia, ib = np.unravel_index(np.argmin(d), d.shape)
     assert np.allclose(c.point_a.xyz, a[ia]) and np.allclose(c.point_b.xyz, b[ib])
+    assert np.linalg.norm(c.point_a.xyz - c.point_b.xyz) == pytest.approx(c.distance_m, abs=1e-12)
 
 
 def test_visible_surface_centroid_matches_ray_cast_truth(scene, tb):

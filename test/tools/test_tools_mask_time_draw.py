@@ -37,6 +37,7 @@ def test_mask_set_operations_and_iou(tb):
         tb.Mask.union(a, np.zeros((3, 3), bool))
     with pytest.raises(ValueError, match="2-D"):
         tb.Mask.area(np.zeros(5, bool))
+    assert tb.Mask.area(np.where(a, 0.9, 0.1)) == 100 and tb.Mask.area(a.astype(np.uint8) * 255) == 100
 
 
 def test_mask_morphology_and_components(tb):

@@ -20,6 +20,8 @@ from spatialclaw_ros.tools import make_toolbox
     ("Green Box", ["green_box"]),
     ("box", ["green_box"]),
     ("green", ["green_box"]),
+    ("white objects", []),
+    ("red objects", ["red_ball"]),
 ])
 def test_text_prompts_match_names_classes_colours(tb, scene, text, names):
     ctx, truth = scene
@@ -46,6 +48,13 @@ def test_all_objects_and_no_match(tb):
         seg.mask(0)
     with pytest.raises(ValueError, match="empty"):
         seg.union()
+
+
+def test_partial_match_says_so(tb):
+    seg = tb.SAM3.segment(0, text="the big ball on the left")
+    assert sorted(seg.labels) == ["blue_ball", "red_ball"]
+    assert "no object matches all of" in seg.notes[0]
+    assert len(tb.SAM3.segment(0, text="big red thing")) == 0      # a colour alone is not a partial match
 
 
 def test_matching_object_not_visible_is_said():
@@ -86,6 +95,8 @@ def test_objects_listing(tb):
 def test_prompt_errors(tb):
     with pytest.raises(ValueError, match="give a prompt"):
         tb.SAM3.segment(0)
+    with pytest.raises(TypeError, match="once per object name"):
+        tb.SAM3.segment(0, text=["ball", "box"])
     with pytest.raises(ValueError, match="text prompt is empty"):
         tb.SAM3.segment(0, text="  ")
     with pytest.raises(ValueError, match=r"points must be \[\[u, v\]"):

@@ -76,6 +76,8 @@ def _free_port() -> int:
 
 def _process_tree(root: int) -> list[int]:
     """``root`` and its descendants, from /proc."""
+    if root <= 0:
+        return []
     children: dict[int, list[int]] = {}
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -221,8 +223,18 @@ def tiny_model_dir(vllm_venv_path: Path, tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture(scope="session")
 def vllm_server(vllm_venv_path: Path, tiny_model_dir: Path,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
-    """A healthy vLLM server for the whole session (started once, stopped at the end)."""
+    """A healthy vLLM server for the whole session (started once, stopped at the end).
+
+    ``VLLM_TEST_URL=http://127.0.0.1:PORT/v1`` reuses a server started by hand with the same flags
+    (for iterating on tests; see start_vllm_server).
+    """
     logdir = tmp_path_factory.mktemp("vllm-log")
+    reuse = os.environ.get("VLLM_TEST_URL")
+    if reuse:
+        port = int(reuse.rsplit(":", 1)[1].split("/")[0])
+        yield VllmServer(base_url=reuse.rstrip("/"), model=SERVED_NAME, port=port, pid=-1,
+                         model_dir=tiny_model_dir, log_path=logdir / "none.log")
+        return
     try:
         proc, server = start_vllm_server(vllm_venv_path, tiny_model_dir, logdir / "server.log")
     except RuntimeError as exc:

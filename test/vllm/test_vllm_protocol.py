@@ -24,6 +24,19 @@ def _user(*parts: dict | str) -> list[dict]:
     return [{"role": "user", "content": content}]
 
 
+def _repeats_for(oai, server, tokens: int) -> int:
+    """How many repeats of WORD make a prompt of about ``tokens`` tokens (measured on the server)."""
+    def count(n: int) -> int:
+        r = oai.chat.completions.create(model=server.model, messages=_user(WORD * n), max_tokens=1)
+        return r.usage.prompt_tokens
+    small, big = count(100), count(300)
+    per = (big - small) / 200
+    return max(1, int((tokens - small) / per) + 100)
+
+
+WORD = "spatial "
+
+
 def _error_body(exc: openai.APIStatusError) -> dict:
     body = exc.body if isinstance(exc.body, dict) else {}
     return body.get("error", body)
@@ -33,10 +46,10 @@ def test_models_list_reports_max_model_len(oai, vllm_server):
     models = parse_models_list(oai.models.list())
     assert [m.id for m in models] == [vllm_server.model]
     assert models[0].max_model_len == vllm_server.max_model_len
-    budget = budget_for_model(models[0].max_model_len, max_tokens=1024, max_images_per_query=16)
-    assert budget.max_model_len == 2048
-    assert budget.max_tokens == 512          # capped at a quarter of the context
-    assert budget.prompt_tokens == 2048 - 512
+    budget = budget_for_model(models[0].max_model_len, max_tokens=20000, max_images_per_query=16)
+    assert budget.max_model_len == vllm_server.max_model_len
+    assert budget.max_tokens == vllm_server.max_model_len // 4   # capped at a quarter
+    assert budget.prompt_tokens == vllm_server.max_model_len - budget.max_tokens
 
 
 def test_text_chat_reports_usage(oai, vllm_server):
@@ -85,7 +98,7 @@ def test_bad_image_is_a_400(oai, vllm_server):
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_context_overflow_is_param_input_tokens(oai, vllm_server, stream):
-    long_text = "spatial " * 3000
+    long_text = WORD * _repeats_for(oai, vllm_server, vllm_server.max_model_len + 500)
     with pytest.raises(openai.BadRequestError) as ei:
         oai.chat.completions.create(model=vllm_server.model, messages=_user(long_text),
                                     max_tokens=4, stream=stream)
@@ -98,18 +111,20 @@ def test_context_overflow_is_param_input_tokens(oai, vllm_server, stream):
 
 def test_max_tokens_over_context_is_param_max_tokens(oai, vllm_server):
     with pytest.raises(openai.BadRequestError) as ei:
-        oai.chat.completions.create(model=vllm_server.model, messages=_user("x"), max_tokens=5000)
+        oai.chat.completions.create(model=vllm_server.model, messages=_user("x"),
+                                    max_tokens=vllm_server.max_model_len + 1)
     err = _error_body(ei.value)
     lim = parse_limit_error(err.get("param"), err.get("message", ""))
     assert lim.param == "max_tokens"
-    assert lim.value == 5000 and lim.limit == vllm_server.max_model_len
+    assert lim.value == vllm_server.max_model_len + 1 and lim.limit == vllm_server.max_model_len
 
 
 def test_prompt_plus_max_tokens_over_context_is_clamped_200(oai, vllm_server):
     # Not an error in vLLM 0.32: the reply is cut where the context ends (finish_reason length).
-    prompt = "spatial " * 1500
+    prompt = WORD * _repeats_for(oai, vllm_server, vllm_server.max_model_len - 60)
     r = oai.chat.completions.create(model=vllm_server.model, messages=_user(prompt),
                                     max_tokens=1000, temperature=0, extra_body={"ignore_eos": True})
+    assert r.usage.prompt_tokens + 1000 > vllm_server.max_model_len   # the request did overrun
     assert r.choices[0].finish_reason == "length"
     assert r.usage.prompt_tokens + r.usage.completion_tokens <= vllm_server.max_model_len
     assert r.usage.completion_tokens < 1000
@@ -134,20 +149,47 @@ def test_stream_chunks_and_usage(oai, vllm_server):
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 12
 
 
-def test_hermes_tool_parser_returns_structured_calls(oai, vllm_server):
-    tools = [{"type": "function", "function": {
-        "name": "measure", "description": "Distance between two objects in metres.",
-        "parameters": {"type": "object", "properties": {"a": {"type": "string"},
-                                                        "b": {"type": "string"}},
-                       "required": ["a", "b"]}}}]
+TOOLS = [{"type": "function", "function": {
+    "name": "measure", "description": "Distance between two objects in metres.",
+    "parameters": {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+                   "required": ["a", "b"]}}}]
+# Random weights never write a tool call by themselves: constrain the output to a hermes call.
+HERMES_CALL = r'<tool_call>\n\{"name": "measure", "arguments": \{"a": "mug", "b": "laptop"\}\}\n</tool_call>'
+
+
+def test_hermes_tool_parser_turns_a_tool_call_into_structured_calls(oai, vllm_server):
+    r = oai.chat.completions.create(
+        model=vllm_server.model, messages=_user("Measure."), tools=TOOLS, tool_choice="auto",
+        max_tokens=64, temperature=0, extra_body={"structured_outputs": {"regex": HERMES_CALL}})
+    assert r.choices[0].finish_reason == "tool_calls"
+    calls = r.choices[0].message.tool_calls
+    assert [c.function.name for c in calls] == ["measure"]
+    assert json.loads(calls[0].function.arguments) == {"a": "mug", "b": "laptop"}
+    assert calls[0].id
+
+
+def test_hermes_tool_parser_streams_tool_call_deltas(oai, vllm_server):
+    stream = oai.chat.completions.create(
+        model=vllm_server.model, messages=_user("Measure."), tools=TOOLS, tool_choice="auto",
+        max_tokens=64, temperature=0, stream=True,
+        extra_body={"structured_outputs": {"regex": HERMES_CALL}})
+    name, args, finish = "", "", None
+    for chunk in stream:
+        for choice in chunk.choices:
+            for tc in choice.delta.tool_calls or []:
+                name += tc.function.name or ""
+                args += tc.function.arguments or ""
+            finish = choice.finish_reason or finish
+    assert name == "measure" and json.loads(args) == {"a": "mug", "b": "laptop"}
+    assert finish == "tool_calls"
+
+
+def test_tool_choice_required_without_a_stop_runs_to_length(oai, vllm_server):
+    # vLLM 0.32 serves "required" with its own grammar (a user regex is ignored); random weights
+    # repeat <tool_call> blocks until max_tokens, and a cut reply carries no parsed tool_calls.
     r = oai.chat.completions.create(model=vllm_server.model, messages=_user("Measure."),
-                                    tools=tools, tool_choice="auto", max_tokens=16)
-    assert r.choices[0].finish_reason in ("stop", "length", "tool_calls")
-    forced = oai.chat.completions.create(
-        model=vllm_server.model, messages=_user("Measure."), tools=tools,
-        tool_choice={"type": "function", "function": {"name": "measure"}}, max_tokens=256,
-        temperature=0)
-    calls = forced.choices[0].message.tool_calls
-    assert calls and calls[0].function.name == "measure"
-    args = json.loads(calls[0].function.arguments)
-    assert set(args) >= {"a", "b"}
+                                    tools=TOOLS, tool_choice="required", max_tokens=48,
+                                    temperature=0)
+    assert r.choices[0].finish_reason == "length"
+    assert not r.choices[0].message.tool_calls
+    assert "<tool_call>" in (r.choices[0].message.content or "")
