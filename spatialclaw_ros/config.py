@@ -166,8 +166,12 @@ def _set_dotted(cfg: Any, key: str, value: Any) -> None:
             if not isinstance(value, str):
                 raise TypeError
     except (TypeError, ValueError):
+        hint = ""
+        if isinstance(current, str) and isinstance(value, bool):
+            hint = (" (YAML reads unquoted on/off/yes/no/true/false as booleans: quote the value, "
+                    f"e.g. {leaf}: \"off\")")
         raise ConfigError(
-            f"parameter '{key}' must be {type(current).__name__}, got {value!r}") from None
+            f"parameter '{key}' must be {type(current).__name__}, got {value!r}{hint}") from None
     setattr(obj, leaf, value)
 
 

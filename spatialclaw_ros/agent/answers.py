@@ -218,6 +218,13 @@ class AnswerValidator:
                 raise AnswerMismatch(f"stamp_ns must be a non-negative int (nanoseconds), got "
                                      f"{_short(stamp)}; see Metadata['stamps_ns']")
             ans.stamp_ns = int(stamp)
+        geometry = raw.get("geometry")
+        if geometry is not None:
+            if not isinstance(geometry, dict):
+                raise AnswerMismatch("geometry must be a dict such as {'closest_points': [[x, y, z], "
+                                     f"[x, y, z]], 'frame': ...}}, got {_short(geometry)}")
+            ans.geometry = dict(geometry)
+            ans.geometry.setdefault("frame", frame or spec.fixed_frame)
         unc = raw.get("uncertainty")
         unc_v = math.nan if unc is None else _finite_float(unc, "uncertainty")
         if unc_v < 0:

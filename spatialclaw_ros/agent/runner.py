@@ -109,7 +109,11 @@ def run_query(request: QueryRequest, frames: list[Frame], cfg: Config, *, progra
                 own_pool = pool = KernelPool(cfg.sandbox)
             scratch = tempfile.mkdtemp(prefix="spatialclaw-scratch-")
             run.check_stop()
-            session = pool.acquire(frames, metadata, handlers=all_handlers, scratch_dir=scratch)
+            try:
+                session = pool.acquire(frames, metadata, handlers=all_handlers, scratch_dir=scratch)
+            except SpatialClawError:
+                run.check_stop()  # canceled or past the deadline while the kernel was starting
+                raise
             run.session = session
             result.sandbox_layers = list(getattr(session, "sandbox_layers", []) or [])
             transcript.add("note", text="sandbox layers: " + (", ".join(result.sandbox_layers) or "none"))

@@ -135,6 +135,8 @@ def to_jsonable(value: Any, path: str = "value") -> Any:
                 raise TypeError(f"ReturnAnswer: {path} has a non-str key {k!r}")
             out[k] = to_jsonable(v, f"{path}[{k!r}]")
         return out
+    if hasattr(value, "__array__"):  # e.g. tools' Point / Vector: array-like with a frame
+        return to_jsonable(np.asarray(value), path)
     raise TypeError(f"ReturnAnswer: {path} is a {type(value).__name__}; give a number, str, bool, "
                     "list or numpy array")
 
@@ -219,6 +221,10 @@ class Runtime:
     def return_answer(self, value: Any, unit: str | None = None, frame: str | None = None,
                       **extra: Any) -> None:
         """Record the final answer: value (number, point, vector, choice, bool, count or text), unit, frame."""
+        if frame is None and isinstance(getattr(value, "frame", None), str):
+            frame = value.frame  # a tools Point/Vector knows its frame and stamp
+            if "stamp_ns" not in extra and isinstance(getattr(value, "stamp_ns", None), int):
+                extra["stamp_ns"] = value.stamp_ns
         ans = {"value": to_jsonable(value), "unit": unit if unit is None else str(unit),
                "frame": frame if frame is None else str(frame)}
         for k, v in extra.items():

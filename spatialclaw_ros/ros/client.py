@@ -41,6 +41,7 @@ from spatialclaw_ros.agent.types import AnswerType, QueryResult, StepProgress
 from spatialclaw_ros.errors import ErrorCode
 from spatialclaw_ros.ros import conversions as conv
 
+BACKSTOP_S = 30.0                   # extra wait beyond timeout_s before the client gives up
 DEFAULT_ACTION = "spatial_query"   # relative: resolved in the client node's namespace
 
 
@@ -79,14 +80,16 @@ class SpatialQueryClient:
             fixed_frame: str = "", max_steps: int = 0, executor: str = "",
             timeout_s: float = 0.0, server_timeout_s: float = 10.0,
             on_feedback: Callable[[StepProgress], None] | None = None) -> QueryResult:
-        """Ask and wait for the answer; on `timeout_s` (>0) cancel the query and return TIMEOUT."""
+        """Ask and wait for the answer (TIMEOUT from the node after `timeout_s` > 0; if the node
+        stays silent BACKSTOP_S longer, the client cancels and returns TIMEOUT itself)."""
         if not self.start(question, answer_type=answer_type, choices=choices, start_ns=start_ns,
                           end_ns=end_ns, fixed_frame=fixed_frame, max_steps=max_steps,
                           executor=executor, timeout_s=timeout_s,
                           server_timeout_s=server_timeout_s, on_feedback=on_feedback):
             return self._result or conv.error_result(ErrorCode.INTERNAL, "goal not sent")
-        # Give the node its own query timeout first; ours is a backstop for a silent server.
-        wait = None if timeout_s <= 0 else timeout_s + 5.0
+        # The node enforces timeout_s itself (and says so in the result); ours is only a backstop
+        # for a node that went silent, with room for a kernel start on a loaded machine.
+        wait = None if timeout_s <= 0 else timeout_s + BACKSTOP_S
         if self.wait(wait):
             return self.result() or conv.error_result(ErrorCode.INTERNAL, "no result")
         self.cancel(wait_s=5.0)

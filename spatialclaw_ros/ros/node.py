@@ -46,7 +46,7 @@ from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
 from spatialclaw_ros.action import SpatialQuery as SpatialQueryAction
-from spatialclaw_ros.agent.types import QueryRequest, QueryResult, StepProgress
+from spatialclaw_ros.agent.types import Phase, QueryRequest, QueryResult, StepProgress
 from spatialclaw_ros.config import NODE_NAME, Config
 from spatialclaw_ros.errors import ErrorCode, SpatialClawError
 from spatialclaw_ros.msg import StepProgress as StepProgressMsg
@@ -99,13 +99,10 @@ class SpatialClawNode(Node):
     def __init__(self, *, cfg: Config | None = None, node_name: str = NODE_NAME,
                  context: rclpy.context.Context | None = None, namespace: str | None = None,
                  cli_args: list[str] | None = None, pool: Any = None) -> None:
-        """`cfg` overrides every parameter (CLI path); else parameters come from ROS args/YAML."""
-        overrides = None
-        if cfg is not None:
-            overrides = [Parameter(k, value=v) for k, v in cfg.to_flat().items()]
-        super().__init__(node_name, context=context, namespace=namespace, cli_args=cli_args,
-                         parameter_overrides=overrides)
-        declare_config_parameters(self, Config())
+        """Parameters default to `cfg` (the CLI's YAML + --set), else to Config(); ROS arguments
+        (`-p`, `--params-file`, as `ros2 launch` passes them) override either."""
+        super().__init__(node_name, context=context, namespace=namespace, cli_args=cli_args)
+        declare_config_parameters(self, cfg or Config())
         self.cfg = config_from_parameters(self)
         if cfg is None:
             self._apply_env_overrides()
@@ -129,7 +126,7 @@ class SpatialClawNode(Node):
         self._action_group = ReentrantCallbackGroup()
         self._service_group = ReentrantCallbackGroup()
         timer_group = MutuallyExclusiveCallbackGroup()
-        self._ingest_node, self._ingest_executor, self._ingest_thread = self._start_ingest(cli_args)
+        self._ingest_node, self._ingest_executor, self._ingest_thread = self._start_ingest()
         self.markers_pub = self.create_publisher(MarkerArray, "~/markers", RELIABLE_QOS)
         self.progress_pub = self.create_publisher(StepProgressMsg, "~/progress", RELIABLE_QOS)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
@@ -157,35 +154,35 @@ class SpatialClawNode(Node):
             f"max_concurrent={self.cfg.agent.max_concurrent_queries}")
 
     # ---- ingest ----------------------------------------------------------------------------
-    def _start_ingest(self, cli_args: list[str] | None
-                      ) -> tuple[Node, SingleThreadedExecutor, threading.Thread]:
+    def _start_ingest(self) -> tuple[Node, SingleThreadedExecutor, threading.Thread]:
         """Camera and TF subscriptions on a helper node spun by its own single-threaded executor.
 
         rclpy's MultiThreadedExecutor costs several times more CPU per message than a
         SingleThreadedExecutor (measured: 41 % vs 14 % of a core for 2 x 30 Hz images), so the
-        high-rate topics do not go through it. The helper node `<name>_ingest` lives in the same
-        namespace, so relative topic names and global remaps resolve the same way.
+        high-rate topics do not go through it. Topic names are resolved by this node (namespace
+        and remaps, node-specific ones included); the helper ignores global arguments, so a
+        `__node:=` remap (as `ros2 launch` passes) cannot give both nodes the same name.
         """
         node = Node(f"{self.get_name()}_ingest", context=self.context,
-                    namespace=self.get_namespace(), cli_args=cli_args,
+                    namespace=self.get_namespace(), use_global_arguments=False,
                     start_parameter_services=False)
         t = self.cfg.topics
+
+        def sub(msg_type: Any, topic: str, callback: Callable[[Any], None], qos: Any) -> None:
+            node.create_subscription(msg_type, self.resolve_topic_name(topic), callback, qos)
+
         if t.compressed:
-            node.create_subscription(CompressedImage, t.color.rstrip("/") + "/compressed",
-                                     self.ingest.on_color, qos_profile_sensor_data)
+            sub(CompressedImage, t.color.rstrip("/") + "/compressed", self.ingest.on_color,
+                qos_profile_sensor_data)
         else:
-            node.create_subscription(Image, t.color, self.ingest.on_color, qos_profile_sensor_data)
+            sub(Image, t.color, self.ingest.on_color, qos_profile_sensor_data)
         if t.depth:
-            node.create_subscription(Image, t.depth, self.ingest.on_depth, qos_profile_sensor_data)
+            sub(Image, t.depth, self.ingest.on_depth, qos_profile_sensor_data)
         if t.labels:
-            node.create_subscription(Image, t.labels, self.ingest.on_labels,
-                                     qos_profile_sensor_data)
-        node.create_subscription(CameraInfo, t.camera_info, self.ingest.on_camera_info,
-                                 RELIABLE_QOS)
-        node.create_subscription(TFMessage, "/tf", lambda m: self.ingest.on_tf(m, static=False),
-                                 TF_QOS)
-        node.create_subscription(TFMessage, "/tf_static",
-                                 lambda m: self.ingest.on_tf(m, static=True), TF_STATIC_QOS)
+            sub(Image, t.labels, self.ingest.on_labels, qos_profile_sensor_data)
+        sub(CameraInfo, t.camera_info, self.ingest.on_camera_info, RELIABLE_QOS)
+        sub(TFMessage, "/tf", lambda m: self.ingest.on_tf(m, static=False), TF_QOS)
+        sub(TFMessage, "/tf_static", lambda m: self.ingest.on_tf(m, static=True), TF_STATIC_QOS)
         executor = SingleThreadedExecutor(context=self.context)
         executor.add_node(node)
 
@@ -338,13 +335,14 @@ class SpatialClawNode(Node):
         try:
             if feedback is not None:
                 max_steps = request.max_steps or self.cfg.agent.max_steps
-                feedback(StepProgress(step=0, max_steps=max_steps,
-                                      phase=_phase("queued"), elapsed_s=0.0))
+                feedback(StepProgress(step=0, max_steps=max_steps, phase=Phase.QUEUED,
+                                      elapsed_s=0.0))
             if not self.gate.wait_turn(ticket, query.cancel):
                 code = ErrorCode.CANCELED if query.canceled_by_caller else ErrorCode.BUSY
                 why = ("canceled while waiting for a free query slot" if query.canceled_by_caller
                        else "the node is shutting down")
                 return self._finish(conv.error_result(code, why), goal, t0)
+            query.started_at = time.monotonic()        # the query's own clock starts now
             try:
                 result = self._run(request, query, feedback)
             finally:
@@ -388,6 +386,14 @@ class SpatialClawNode(Node):
         if query.canceled_by_caller and not result.success:
             result.error_code = ErrorCode.CANCELED
             result.error_message = result.error_message or "canceled by the caller"
+        timeout_s = request.timeout_s or self.cfg.agent.query_timeout_s
+        if (result.error_code == ErrorCode.KERNEL_DIED and not query.canceled_by_caller
+                and time.monotonic() - query.started_at >= timeout_s):
+            # The deadline killed the kernel (e.g. while it was still receiving the frames):
+            # to the caller that is a timeout, not a crash.
+            result.error_code = ErrorCode.TIMEOUT
+            result.error_message = (f"the query ran past its {timeout_s:g} s limit (raise "
+                                    f"timeout_s or agent.query_timeout_s); {result.error_message}")
         if result.sandbox_layers:
             self._sandbox_layers = list(result.sandbox_layers)
         if result.success and result.answer is not None:
@@ -479,12 +485,6 @@ class SpatialClawNode(Node):
             self._stop_ingest()
         self.action_server.destroy()
         super().destroy_node()
-
-
-def _phase(name: str) -> Any:
-    from spatialclaw_ros.agent.types import Phase  # noqa: PLC0415
-
-    return Phase(name)
 
 
 def spin_node(node: SpatialClawNode, stop: threading.Event | None = None) -> None:

@@ -48,11 +48,14 @@ BUILTINS: list[tuple[str, str]] = [
     ("vlm(prompt, images=None) -> str",
      "ask the vision-language model a side question about a few images (uint8 arrays); returns its "
      "text. Use it for recognition, not for measuring. Example: `vlm('What is on the table?', [InputImages[0]])`"),
-    ("ReturnAnswer(value, unit=None, frame=None, stamp_ns=None, uncertainty=None)",
+    ("ReturnAnswer(value, unit=None, frame=None, stamp_ns=None, uncertainty=None, geometry=None)",
      "give the final answer once. value: a number (with `unit`, e.g. 'm', 'deg'), a point or vector "
      "[x, y, z] (with `frame`, normally `Metadata['fixed_frame']`), one of `Metadata['choices']`, "
      "True/False, a count, or short text. A value that does not fit the question is rejected with a "
-     "reason. Give plain numbers, strings, lists or numpy arrays (a Point: `p.tolist()`). "
+     "reason. Give plain numbers, strings, lists, numpy arrays or a Point (its frame and stamp are kept). "
+     "Optional `geometry`: what to draw for the robot's operator, a dict in metres with any of "
+     "`closest_points` [[x,y,z],[x,y,z]], `centroids` {name: [x,y,z]}, `segments` [[p0,p1]], "
+     "`boxes` [{center, size, name}], `labels` [{text, xyz}], and `frame`. "
      "Example: `p = tools.Geometry.centroid(cloud); ReturnAnswer(p.tolist(), unit='m', "
      "frame=p.frame, stamp_ns=p.stamp_ns)`"),
 ]
@@ -66,7 +69,8 @@ mug = tools.Geometry.mask_points(0, seg.mask(0))            # PointCloud in the 
 lap = tools.Geometry.mask_points(0, tools.SAM3.segment(0, text="laptop").mask(0))
 c = tools.Geometry.closest_points(mug, lap)                 # Closest(distance_m, point_a, point_b)
 show(tools.Draw.points3d(tools.Draw.masks(0, seg), 0, [c.point_a, c.point_b]))
-ReturnAnswer(c.distance_m, unit="m")
+ReturnAnswer(c.distance_m, unit="m",
+             geometry={"closest_points": [c.point_a.tolist(), c.point_b.tolist()], "frame": c.point_a.frame})
 ```
 """
 

@@ -87,7 +87,7 @@ class DrawTool(Tool):
                labels: list[str] | None = None) -> np.ndarray:
         """Draw pixel points [[u, v], ...] as filled circles.
 
-        Example: `show(tools.Draw.points(0, [[320, 240]], labels=["here"]))`
+        Example: `show(tools.Draw.points(0, [[120, 80]], labels=["here"]))`
         """
         out = self._image(img)
         p = np.asarray(uv, float).reshape(-1, 2)

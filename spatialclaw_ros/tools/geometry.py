@@ -77,6 +77,9 @@ class GeometryTool(Tool):
     "camera"/"base" depend on the keyframe: pass frame_index. Plain numpy arrays given to these
     functions are taken to be in the fixed frame; Point/PointCloud results carry their own frame.
     Typical flow: mask -> tools.Geometry.mask_points(i, mask) -> centroid / obb / closest_points.
+    backend= (depth and poses): "sensor" = depth image + TF, "da3" = Depth Anything 3 (see
+    tools.Reconstruct), "auto" = sensor where the frame has it, else da3 (for poses: TF, else a da3
+    estimate already made by tools.Reconstruct).
     """
 
     doc_name = "Geometry"
@@ -133,7 +136,7 @@ class GeometryTool(Tool):
         """Pixels (N, 2) as (u=column, v=row) -> (N, 3) points in metres; depth from the frame unless depth_m is given.
 
         frame "auto" = fixed when the camera pose is known, else camera. Pixels without depth give NaN rows.
-        Example: `xyz = tools.Geometry.backproject(0, [[320, 240]])[0]`
+        Example: `xyz = tools.Geometry.backproject(0, [[120, 80], [130, 85]])  # (2, 3) metres`
         """
         i = check_frame_index(self._ctx, frame_index)
         uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
@@ -154,7 +157,7 @@ class GeometryTool(Tool):
                        backend: str = "auto") -> Point:
         """The 3-D Point under pixel (u=column, v=row), using the median valid depth in a 5x5 window.
 
-        Example: `p = tools.Geometry.pixel_to_point(0, 320, 240); ReturnAnswer(p.tolist(), unit="m", frame=p.frame, stamp_ns=p.stamp_ns)`
+        Example: `p = tools.Geometry.pixel_to_point(0, 120, 80); ReturnAnswer(p.tolist(), unit="m", frame=p.frame, stamp_ns=p.stamp_ns)`
         """
         i = check_frame_index(self._ctx, frame_index)
         rec = self._rec.get(i, backend)
@@ -330,7 +333,7 @@ class GeometryTool(Tool):
         """Euclidean distance in metres between two single points (Point or 3-vector, same frame).
 
         For objects use closest_points (surfaces) or the distance between their centroids.
-        Example: `d = tools.Geometry.distance_m(tools.Geometry.centroid(a), tools.Geometry.centroid(b))`
+        Example: `d = tools.Geometry.distance_m(tools.Geometry.centroid(mug), tools.Geometry.centroid(laptop))`
         """
         pa, ka, _, fa = self._points_of(a)
         pb, kb, _, fb = self._points_of(b)
@@ -433,12 +436,12 @@ class GeometryTool(Tool):
         """
         i = check_frame_index(self._ctx, from_index)
         j = check_frame_index(self._ctx, to_index)
-        Ti, Tj = self._pose(i, backend), self._pose(j, backend)
+        Ti, Tj = self._pose(i, backend, any_world=True), self._pose(j, backend, any_world=True)
         step = 1 if j >= i else -1
         path = 0.0
         prev = Ti
         for k in range(i + step, j + step, step) if i != j else []:
-            Tk = self._pose(k, backend)
+            Tk = self._pose(k, backend, any_world=True)
             path += float(np.linalg.norm(Tk[:3, 3] - prev[:3, 3]))
             prev = Tk
         rot = _rotation_angle_deg(Ti[:3, :3].T @ Tj[:3, :3])
@@ -448,15 +451,29 @@ class GeometryTool(Tool):
 
     # -- internals --------------------------------------------------------------------------------
 
-    def _pose(self, i: int, backend: str = "auto") -> np.ndarray:
-        T = self._ctx.poses[i]
+    def _pose(self, i: int, backend: str = "auto", any_world: bool = False) -> np.ndarray:
+        """T_fixed_camera of keyframe i: TF ("sensor"), Depth Anything 3 ("da3"), or TF then da3 ("auto").
+
+        any_world=True also accepts da3 poses in another world frame (fine for relative motion).
+        """
+        c = self._ctx
+        T = c.poses[i] if backend in ("auto", "sensor") else None
+        da3_frame = ""
         if T is None and backend in ("auto", "da3"):
             cached = self._rec._cache.get((i, "da3"))
-            if cached is not None:
-                T = cached.T_fixed_camera
+            if cached is None and backend == "da3":
+                cached = self._rec.get(i, "da3")
+            if cached is not None and cached.T_fixed_camera is not None:
+                if cached.frame == c.fixed_frame or any_world:
+                    T = cached.T_fixed_camera
+                else:
+                    da3_frame = cached.frame
         if T is None:
+            hint = f"; Depth Anything 3 poses are in {da3_frame!r}, not the fixed frame" if da3_frame else \
+                ("; tools.Reconstruct.run(backend='da3') can estimate poses" if c.call_parent is not None
+                 and backend != "sensor" else "")
             raise NoTransformError(
-                f"frame {i} has no camera pose in {self._ctx.fixed_frame!r} (no TF at its stamp); only "
+                f"frame {i} has no camera pose in {c.fixed_frame!r} (no TF at its stamp){hint}; only "
                 f"camera-frame geometry works on it (frame='camera')")
         return np.asarray(T, dtype=np.float64)
 

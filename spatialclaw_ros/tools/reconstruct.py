@@ -51,7 +51,7 @@ class ReconstructTool(Tool):
         """Reconstruct one keyframe; returns Reconstruction(depth (H,W) m, K, T_fixed_camera, points (H,W,3) in .frame, valid).
 
         Without a camera pose, `points` are in the camera optical frame and `.frame` says so.
-        Example: `r = tools.Reconstruct.get(0); z = r.depth[240, 320]  # metres at pixel (u=320, v=240)`
+        Example: `r = tools.Reconstruct.get(0); z = r.depth[80, 120]  # metres at pixel (u=120, v=80)`
         """
         i = check_frame_index(self._ctx, frame_index)
         name = self._resolve_backend(i, backend)
@@ -133,6 +133,7 @@ class ReconstructTool(Tool):
         poses = reply.get("T_fixed_camera") or [None] * len(idx)
         Ks = reply.get("K")
         notes = [str(n) for n in reply.get("notes", [])]
+        world = str(reply.get("frame") or c.fixed_frame)        # the frame the da3 poses are in
         if "residual_m" in reply and reply["residual_m"] is not None:
             notes.append(f"pose residual {float(reply['residual_m']):.3f} m")
         for k, i in enumerate(idx):
@@ -145,18 +146,26 @@ class ReconstructTool(Tool):
                 K = Ka[k] if Ka.ndim == 3 else Ka
             T = poses[k] if k < len(poses) else None
             T = None if T is None else np.asarray(T, float)
+            frame_notes = list(notes)
+            if T is not None and world != c.fixed_frame:
+                if c.poses[i] is not None:                   # TF knows better where the camera was
+                    T = c.poses[i]
+                else:
+                    frame_notes.append(f"Depth Anything 3 poses are in {world!r}, not the fixed frame "
+                                       f"{c.fixed_frame!r} (no TF): points are in {world!r}")
             if T is None and c.poses[i] is not None:
                 T = c.poses[i]
-            self._cache[(i, "da3")] = self._build(i, depth, valid, K, T, "da3", list(notes))
+            self._cache[(i, "da3")] = self._build(i, depth, valid, K, T, "da3", frame_notes,
+                                                  world=world if T is not None and c.poses[i] is None else "")
 
     def _build(self, i: int, depth: np.ndarray, valid: np.ndarray, K: np.ndarray,
-               T: np.ndarray | None, backend: str, notes: list[str]) -> Reconstruction:
+               T: np.ndarray | None, backend: str, notes: list[str], world: str = "") -> Reconstruction:
         c = self._ctx
         cam_frame = c.cameras[i].frame_id or "camera"
         d = np.where(valid, depth, np.nan).astype(np.float32)
         if T is not None:
             T = np.asarray(T, dtype=np.float64)
-            frame = c.fixed_frame
+            frame = world or c.fixed_frame
         else:
             frame = cam_frame
             notes = notes + [f"no camera pose at this stamp: points are in the camera frame {cam_frame!r}, "

@@ -29,7 +29,7 @@ class TimeTool(Tool):
     def stamp_s(self, frame_index: int) -> float:
         """Absolute stamp of a keyframe in seconds.
 
-        Example: `t = tools.Time.stamp_s(3)`
+        Example: `t = tools.Time.stamp_s(1)`
         """
         return int(self._ctx.stamps_ns[check_frame_index(self._ctx, frame_index)]) * 1e-9
 
@@ -44,7 +44,7 @@ class TimeTool(Tool):
     def duration_s(self, from_index: int, to_index: int) -> float:
         """Seconds between two keyframes (negative if to_index is earlier).
 
-        Example: `dt = tools.Time.duration_s(0, 5)`
+        Example: `dt = tools.Time.duration_s(0, len(InputImages) - 1)`
         """
         i = check_frame_index(self._ctx, from_index)
         j = check_frame_index(self._ctx, to_index)

@@ -153,3 +153,14 @@ def test_units_normalise() -> None:
 ])
 def test_invalid_requests_are_explained(req: QueryRequest, match: str) -> None:
     assert match in validate_request(req, [])
+
+
+def test_geometry_reaches_the_answer_for_markers() -> None:
+    geo = {"closest_points": [[0.0, 0.0, 1.0], [0.5, 0.0, 1.0]], "frame": "cam"}
+    ans = _v(AnswerType.NUMBER, DIST_Q).validate({"value": 0.5, "unit": "m", "geometry": geo})
+    assert ans.geometry == geo
+    ans = _v(AnswerType.NUMBER, DIST_Q).validate(
+        {"value": 0.5, "unit": "m", "geometry": {"centroids": {"mug": [1, 2, 3]}}})
+    assert ans.geometry["frame"] == "odom"
+    with pytest.raises(AnswerMismatch, match="geometry must be a dict"):
+        _v(AnswerType.NUMBER, DIST_Q).validate({"value": 0.5, "unit": "m", "geometry": [1, 2]})

@@ -84,3 +84,9 @@ def test_cli_lists_every_subcommand() -> None:
                          capture_output=True, text=True, check=True).stdout
     for name in ("query", "info", "agent", "play", "ask", "eval", "sim", "build-engines", "bench"):
         assert name in out
+
+
+def test_unquoted_off_gets_a_hint_to_quote_it() -> None:
+    with pytest.raises(ConfigError, match='quote the value'):
+        load_config(overrides={"sandbox.mode": False})
+    assert load_config(overrides={"sandbox.mode": "off"}).sandbox.mode == "off"

@@ -88,3 +88,31 @@ def test_play_cli_plays_a_bag(repo_root, data_dir) -> None:
     assert out.returncode == 0, out.stderr
     assert "skipping /no/such/topic: not in the bag" in out.stderr
     assert "/camera/color/image_raw=8" in out.stdout and "/tf_static=" in out.stdout
+
+
+def test_player_loops_until_stopped(data_dir) -> None:
+    import rclpy
+
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    try:
+        node = rclpy.create_node("loop_player", context=ctx)
+        player = BagPlayer(node, data_dir / "sim_a", rate=20.0, loop=True,
+                           topics=["/tf_static", "/camera/color/image_raw"])
+        stop = threading.Event()
+        seen: list[int] = []
+
+        def on_message(topic: str, stamp: int) -> None:
+            if topic == "/camera/color/image_raw":
+                seen.append(stamp)
+                if len(seen) == 20:
+                    stop.set()
+
+        stats = player.play(stop, on_message=on_message)
+        assert stats.loops >= 2 and stats.per_topic["/tf_static"] >= 3
+        assert seen[:8] == seen[8:16] and seen[:8] == sorted(seen[:8])   # same stamps each loop
+        assert stats.clock_msgs > 0
+        player.close()
+        node.destroy_node()
+    finally:
+        rclpy.shutdown(context=ctx)

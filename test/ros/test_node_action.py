@@ -108,3 +108,15 @@ def test_unreachable_vlm_then_the_node_keeps_serving(make_graph, shared_pool) ->
     g.agent.program_hook = lambda req: "ReturnAnswer(0.5, unit='m')"
     ok = client.ask("how far is the mug?", answer_type="number", timeout_s=120)
     assert ok.success and ok.answer.number == 0.5
+
+
+def test_goal_timeout_gives_timeout_and_frees_the_slot(make_graph, shared_pool) -> None:
+    g = make_graph(fast_config(**{"agent.cell_timeout_s": 60.0}), pool=shared_pool)
+    g.agent.program_hook = lambda req: "x = 0\nwhile True:\n    x += 1\n"
+    _frames(g)
+    assert shared_pool.wait_warm(1, 120)
+    client = SpatialQueryClient(g.helper)
+    res = client.ask("spin", answer_type="number", timeout_s=3.0)
+    assert res.error_code is ErrorCode.TIMEOUT, (res.error_code, res.error_message)
+    assert "limit" in res.error_message and "timeout_s" in res.error_message
+    assert g.agent.gate.counts().running == 0

@@ -11,7 +11,6 @@ import threading
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 import yaml
-from ros_graph import wait_for
 
 from spatialclaw_ros.config import DEFAULT_CONFIG, NODE_NAME, Config, load_config
 from spatialclaw_ros.errors import ErrorCode
@@ -116,3 +115,39 @@ def test_spatialclaw_agent_starts_from_the_yaml_and_serves(repo_root, tmp_path) 
     text = "".join(out)
     assert rc == 0, text
     assert "ready: color=/camera/color/image_raw" in text and "vlm=http://127.0.0.1:9/v1" in text
+
+
+def test_namespace_and_topic_remaps_apply_to_the_ingest_subscriptions() -> None:
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        node = SpatialClawNode(context=context, cli_args=[
+            "--ros-args", "-r", "__node:=arm_agent", "-r", "__ns:=/robot1",
+            "-r", "/camera/color/image_raw:=/rs/color", "-p", "topics.depth:=depth_rel"])
+        try:
+            assert node.get_fully_qualified_name() == "/robot1/arm_agent"
+            ingest = node._ingest_node  # noqa: SLF001 - the helper node is internal
+            assert ingest.get_fully_qualified_name() == "/robot1/arm_agent_ingest"
+            topics = {s.topic_name for s in ingest.subscriptions}
+            assert {"/rs/color", "/robot1/depth_rel", "/camera/color/camera_info", "/tf",
+                    "/tf_static"} == topics
+        finally:
+            node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
+
+
+def test_ros_arguments_override_the_cli_config() -> None:
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        cfg = Config.from_flat({"agent.max_steps": 12, "topics.color": "/from/yaml"})
+        node = SpatialClawNode(cfg=cfg, context=context,
+                               cli_args=["--ros-args", "-p", "topics.color:=/from/ros_args"])
+        try:
+            assert node.cfg.topics.color == "/from/ros_args"    # ROS argument wins
+            assert node.cfg.agent.max_steps == 12               # the CLI config otherwise
+        finally:
+            node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)

@@ -82,3 +82,32 @@ def test_documented_example_program_runs():
     assert answers and answers[0]["unit"] == "m"
     # the boxes' facing sides are 0.3 - 0.04 - 0.2 = 0.06 m apart in y (the laptop is lower)
     assert abs(answers[0]["value"] - 0.06) < 0.01
+
+
+def test_every_method_example_runs(tb, scene):
+    """Each `Example:` line runs against the two-balls scene, given the variables it names."""
+    ctx, _ = scene
+    seg = tb.SAM3.segment(0, text="ball")
+    red = tb.Geometry.mask_points(0, seg.mask(0))
+    blue = tb.Geometry.mask_points(0, seg.mask(1))
+    base = {"tools": tb, "np": np, "InputImages": ctx.images, "Metadata": ctx.metadata,
+            "show": lambda img, title=None: None, "vlm": lambda prompt, images=None: "text",
+            "ReturnAnswer": lambda value, **kw: None,
+            "seg": seg, "seg0": seg, "seg1": tb.SAM3.segment(1, text="ball"), "m": seg.mask(0),
+            "a": seg.mask(0), "b": seg.mask(1), "table": seg.mask(0), "mug": seg.mask(1),
+            "cloud": red, "mug_cloud": red, "laptop_cloud": blue, "p": tb.Geometry.centroid(red),
+            "c": tb.Geometry.centroid(blue)}
+    failures = []
+    for name, cls in tool_classes().items():
+        for k, fn in cls.__dict__.items():
+            if k.startswith("_") or not inspect.isfunction(fn):
+                continue
+            code = re.search(r"Example: `(.+)`", inspect.getdoc(fn) or "").group(1)
+            ns = dict(base)
+            if k in ("closest_points", "direction", "distance_m"):
+                ns.update(mug=red, laptop=blue)
+            try:
+                exec(compile(code, f"<example tools.{name}.{k}>", "exec"), ns)   # noqa: S102
+            except Exception as exc:  # noqa: BLE001 - collect them all
+                failures.append(f"tools.{name}.{k}: {code!r} -> {type(exc).__name__}: {exc}")
+    assert not failures, "\n".join(failures)

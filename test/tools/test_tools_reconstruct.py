@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from tools_scene import POSES, OBJECTS, make_context, two_balls_scene
 
-from spatialclaw_ros.errors import NoValidDepthError, PerceptionError
+from spatialclaw_ros.errors import NoTransformError, NoValidDepthError, PerceptionError
 from spatialclaw_ros.tools import make_toolbox
 
 
@@ -96,3 +96,29 @@ def test_da3_bad_reply_is_a_clear_error(scene):
                           call_parent=lambda name, payload: {"error": "no engine"})
     with pytest.raises(PerceptionError, match="unexpected reply"):
         make_toolbox(ctx).Reconstruct.get(0)
+
+
+def test_da3_poses_in_another_world_frame(scene):
+    """Without TF, DA3 poses relative to the first camera: relative motion works, fixed-frame claims don't."""
+    _, truth = scene
+    T0inv = np.linalg.inv(POSES[0])
+
+    def parent(name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        idx = payload["frame_indices"]
+        return {"depth": [truth[i]["depth"] for i in idx], "T_fixed_camera": [T0inv @ POSES[i] for i in idx],
+                "K": None, "frame": "camera_color_optical_frame", "notes": ["scale from metric depth"]}
+
+    ctx, _ = make_context(two_balls_scene(), POSES, objects=OBJECTS, with_depth=False, with_pose=False,
+                          call_parent=parent)
+    tb = make_toolbox(ctx)
+    with pytest.raises(NoTransformError, match=r"tools.Reconstruct.run\(backend='da3'\)"):
+        tb.Geometry.camera_travel(0, 2)
+    recs = tb.Reconstruct.run()
+    assert recs[1].frame == "camera_color_optical_frame"
+    assert any("not the fixed frame 'odom'" in n for n in recs[1].notes)
+    m = tb.Geometry.camera_travel(0, 2)
+    assert m.travel_m == pytest.approx(np.linalg.norm(POSES[2][:3, 3] - POSES[0][:3, 3]), abs=1e-3)
+    with pytest.raises(NoTransformError, match="poses are in 'camera_color_optical_frame'"):
+        tb.Geometry.camera_position(1)
+    cloud = tb.Geometry.mask_points(1, tb.SAM3.segment(1, text="red ball").mask(0))
+    assert cloud.frame == "camera_color_optical_frame"
