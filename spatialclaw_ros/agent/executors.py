@@ -24,7 +24,6 @@ from spatialclaw_ros.vlm.conversation import Conversation
 
 log = logging.getLogger(__name__)
 
-TOOL_CHOICE = "required"   # vLLM serves "required" with guided decoding, no parser flags needed
 
 
 class StepBudgetError(SpatialClawError):
@@ -297,7 +296,7 @@ def run_tool_call(run: QueryRun) -> Outcome:
     while step < run.max_steps:
         step += 1
         reply = run.chat(conv, step=step, phase=Phase.GENERATING, tools=schemas,
-                         tool_choice=TOOL_CHOICE)
+                         tool_choice=run.cfg.vlm.tool_choice)
         if not reply.tool_calls:
             msg = prompts.CUT_MESSAGE if reply.cut else (
                 "Call one of the functions (run_python, return_answer, ...); plain text is not run.")

@@ -22,8 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     # the perception model, so this parser resolves the clash in favour of the definition below.
     for container in (p, *p._action_groups):
         container.conflict_handler = "resolve"
-    p.add_argument("--model", "--da3-model", dest="da3_model", choices=sorted(da3c.MODELS), default=None,
-                   help="DA3 preset to export (default: perception.da3_model)")
+    p.add_argument("--model", "--da3-model", dest="da3_model", choices=da3c.MULTIVIEW_MODELS, default=None,
+                   help="DA3 preset to export (default: perception.da3_model); da3metric-large returns only "
+                        "depth and sky and does not fit the multi-view contract")
     p.add_argument("--checkpoint", metavar="DIR",
                    help="local DA3 checkpoint directory (config.json + model.safetensors); never downloaded")
     p.add_argument("--random-weights", action="store_true",
@@ -49,8 +50,9 @@ def _log(msg: str) -> None:
 def run(args: argparse.Namespace, cfg: Config) -> int:
     """Export (when needed) and build the engine; returns the exit code."""
     model = args.da3_model or cfg.perception.da3_model
-    if model not in da3c.MODELS:
-        raise PerceptionError(f"unknown DA3 model {model!r}; choose one of {sorted(da3c.MODELS)}")
+    if model not in da3c.MULTIVIEW_MODELS:
+        raise PerceptionError(f"DA3 model {model!r} cannot be exported for Reconstruct; choose one of "
+                              f"{da3c.MULTIVIEW_MODELS}")
     if bool(args.checkpoint) == bool(args.random_weights):
         _log("give --checkpoint DIR (a local checkpoint) or, for tests only, --random-weights")
         return 2

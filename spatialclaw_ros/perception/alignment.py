@@ -174,7 +174,8 @@ def align_da3(extrinsics: np.ndarray, depth: list[np.ndarray], *, tf_poses: list
         return Alignment("sensor_depth", scale, _poses(c2w, sim, tf_poses), frame, resid, notes)
     if metric_scale is None:
         raise ValueError("DA3 scale is undetermined: no two TF camera poses with baseline and no valid sensor "
-                         "depth; configure a metric model (da3metric-large) for a scale estimate")
+                         "depth, and no metric model output (the da3metric-large fallback is not wired in this "
+                         "build); use frames with TF poses or sensor depth")
     notes.append("scale estimated: DA3METRIC depth = focal * output / 300 (no TF baseline, no sensor depth); "
                  "uncertainty unknown")
     scale = float(np.mean(metric_scale))

@@ -26,6 +26,9 @@ MODELS = {
     "da3-giant": {"metric": False, "weights_licence": "CC BY-NC 4.0 (non-commercial)"},
     "da3metric-large": {"metric": True, "weights_licence": "Apache-2.0"},
 }
+# Presets whose network returns depth, confidence and camera poses (the Reconstruct contract).
+# da3metric-large returns only depth and sky (checked with random weights): not exportable here.
+MULTIVIEW_MODELS = ["da3-small", "da3-base", "da3-large", "da3-giant"]
 
 
 @dataclass

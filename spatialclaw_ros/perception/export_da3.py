@@ -34,8 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--process-res", type=int, default=504)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    from spatialclaw_ros.perception.torch_backends import (RANDOM_CHECKPOINT_NOTE, export_da3_onnx,
-                                                           make_random_checkpoint)
+    from spatialclaw_ros.perception.torch_backends import (
+        RANDOM_CHECKPOINT_NOTE,
+        export_da3_onnx,
+        make_random_checkpoint,
+    )
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     if a.views < 1:
@@ -47,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         ck = Path(a.checkpoint).expanduser().resolve()
         checkpoint = str(ck)
+        if (ck / RANDOM_MARKER).exists():       # a checkpoint that --random-weights made: keep the label
+            a.random_weights = True
+            print(f"[export] {engines.RANDOM_WEIGHTS_LABEL}: {ck} holds {RANDOM_MARKER}", file=sys.stderr)
     t0 = time.time()
     onnx_path = out / engines.ONNX_FILE
     tmp = out / (engines.ONNX_FILE + ".tmp")

@@ -42,10 +42,10 @@ def _affine_inverse(A: Any) -> Any:
 @contextlib.contextmanager
 def export_shims() -> Iterator[None]:
     """Patch the upstream ops that do not export to ONNX; restores them on exit."""
-    import torch
     import depth_anything_3.model.cam_enc as cam_enc
     import depth_anything_3.model.da3 as da3m
     import depth_anything_3.utils.geometry as geom
+    import torch
 
     saved = [(torch, "cartesian_prod", torch.cartesian_prod)]
     saved += [(m, "affine_inverse", m.affine_inverse) for m in (da3m, cam_enc, geom)]

@@ -83,7 +83,7 @@ class TorchSam3Backend:
             self.proc.reset_all_prompts(st)
             return st, 0.0
         t0 = time.perf_counter()
-        from PIL import Image       # sam3 reads (H, W) from a PIL image; its ndarray path expects CHW and HWC at once
+        from PIL import Image  # sam3 reads (H, W) from a PIL image; its ndarray path expects CHW and HWC at once
         st = self.proc.set_image(Image.fromarray(np.ascontiguousarray(image)))
         self._states[key] = st
         while len(self._states) > self._cache_frames:

@@ -258,7 +258,7 @@ def test_tool_call_executor(cfg: Config, server: ScriptedVlmServer, kernel_pool:
     names = {t["function"]["name"] for t in first.tools}
     assert {"run_python", "return_answer"} <= names
     assert any(n.startswith("Reconstruct_") for n in names)      # one function per tool method
-    assert first.body.get("tool_choice") == "required"
+    assert first.body.get("tool_choice") == "auto"  # cfg.vlm.tool_choice default
     tool_msgs = [m for m in server.requests[1].messages if m["role"] == "tool"]
     assert "2.0" in tool_msgs[-1]["content"]
     assert "unknown function" in server.requests[2].messages[-1]["content"]

@@ -10,6 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.transform import Rotation
+
+from spatialclaw_ros.frames.types import CameraModel, Frame
 from spatialclaw_ros.perception import engines
 
 
@@ -58,3 +61,31 @@ def install_contract_model(engine_dir: Path, model: str, views: int, h: int, w: 
                                 random_weights=True, process_res=max(h, w))
     man.save(d)
     return man
+
+
+H, W = 48, 64            # frame size
+VIEWS, NH, NW = 4, 42, 56  # export size (multiples of 14)
+DA3_SCALE = 0.5          # metres per DA3 unit in the synthetic scene
+
+
+def da3_scene(n: int = 3, seed: int = 0):
+    """Frames with TF poses, their truth, DA3-world extrinsics (padded to VIEWS) and true plane depths."""
+    rng = np.random.default_rng(seed)
+    truth = []
+    for i in range(n):
+        T = np.eye(4)
+        T[:3, :3] = Rotation.from_rotvec(rng.normal(size=3) * 0.3).as_matrix()
+        T[:3, 3] = [0.4 * i, 0.1 * i * i, 1.0 + 0.2 * i]
+        truth.append(T)
+    inv0 = np.linalg.inv(truth[0])
+    extr = []
+    for T in truth + [truth[-1]] * (VIEWS - n):
+        rel = inv0 @ T
+        rel[:3, 3] /= DA3_SCALE
+        extr.append(np.linalg.inv(rel)[:3, :4])
+    true_depth = np.array([1.0 + 0.5 * i for i in range(n)] + [1.0] * (VIEWS - n))
+    K = np.array([[50.0, 0, 32], [0, 50.0, 24], [0, 0, 1]])
+    frames = [Frame(stamp_ns=10**9 * (i + 1), rgb=rng.integers(0, 255, (H, W, 3), dtype=np.uint8),
+                    camera=CameraModel(W, H, K, frame_id="camera_color_optical_frame"), fixed_frame="odom",
+                    T_fixed_camera=truth[i]) for i in range(n)]
+    return frames, truth, np.array(extr), true_depth

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+from perception_fixtures import install_contract_model
 
 from spatialclaw_ros.config import Config
 from spatialclaw_ros.perception import bench
-
-from perception_fixtures import install_contract_model
 
 
 def test_bench_times_onnxruntime_and_reports_missing_runtimes(engine_dir: Path, tmp_path: Path, capsys) -> None:

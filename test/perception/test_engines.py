@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from perception_fixtures import install_contract_model
 
 from spatialclaw_ros.errors import PerceptionError
 from spatialclaw_ros.perception import engines
 from spatialclaw_ros.perception.transport import pack, unpack
-
-from perception_fixtures import install_contract_model
 
 
 def _key(**kw) -> engines.EngineKey:

@@ -16,8 +16,7 @@ from spatialclaw_ros.config import Config
 from spatialclaw_ros.perception import engines
 from spatialclaw_ros.perception.bpe import ClipBpeTokenizer
 from spatialclaw_ros.perception.handlers import perception_handlers
-from spatialclaw_ros.perception.service import (_FIND_VOCAB, REPO_ROOT, PerceptionService, models_python,
-                                                sam3_python)
+from spatialclaw_ros.perception.service import _FIND_VOCAB, REPO_ROOT, PerceptionService, models_python, sam3_python
 
 # Ids from sam3 0.1.4's own tokenizer (sam3.model.tokenizer_ve.SimpleTokenizer, context 32).
 GOLDEN = {"a chair": [49406, 320, 4269, 49407], "the red mug": [49406, 518, 736, 9722, 49407],

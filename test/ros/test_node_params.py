@@ -74,6 +74,8 @@ def test_launch_file_arguments_map_to_declared_parameters(repo_root) -> None:
     assert defaults["color_topic"] == _yaml_flat()["topics.color"]
     assert defaults["vlm_url"] == _yaml_flat()["vlm.base_url"]
     assert callable(mod.generate_launch_description)
+    # only arguments that were given override the params file
+    assert mod.parameter_overrides({"vlm_url": "", "color_topic": "/rs/color"}) == {"topics.color": "/rs/color"}
 
 
 def test_spatialclaw_agent_starts_from_the_yaml_and_serves(repo_root, tmp_path) -> None:

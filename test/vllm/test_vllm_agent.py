@@ -128,13 +128,11 @@ def test_a_constrained_reply_runs_in_the_kernel_and_answers(cfg, frames, kernel_
     assert res.timings.kernel_s > 0
 
 
-def test_tool_call_executor_on_vllms_hermes_parser(cfg, frames, kernel_pool, monkeypatch):
-    # The executor asks for tool_choice "required", which vLLM 0.32 serves with its own grammar
-    # (bypassing the parser; random weights never close a call: see test_vllm_protocol). With
-    # "auto" the reply goes through --tool-call-parser hermes: constrain it to one hermes call.
-    from spatialclaw_ros.agent import executors
-
-    monkeypatch.setattr(executors, "TOOL_CHOICE", "auto")
+def test_tool_call_executor_on_vllms_hermes_parser(cfg, frames, kernel_pool):
+    # vlm.tool_choice "auto" (the default) goes through --tool-call-parser hermes ("required" is
+    # served by vLLM 0.32 with its own grammar, bypassing the parser; random weights never close
+    # a call: see test_vllm_protocol). Constrain the reply to one hermes call.
+    assert cfg.vlm.tool_choice == "auto"
     call = r'<tool_call>\n\{"name": "return_answer", "arguments": \{"value": 3\}\}\n</tool_call>'
     cfg.vlm.extra_body = json.dumps({"structured_outputs": {"regex": call}})
     cfg.vlm.max_images_per_query = 2
