@@ -22,6 +22,26 @@ fi
 import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)
 PYV
 
+# System packages: a compiler and CMake for the interface build; EGL/Mesa so MuJoCo renders the
+# synthetic scenes offscreen on the CPU (without them `spatialclaw sim` falls back to its ray caster).
+if command -v dpkg >/dev/null 2>&1; then
+  need=()
+  for p in cmake g++ make libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0; do
+    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+  done
+  "$PY" -c "import ensurepip" >/dev/null 2>&1 || need+=("python3-venv")
+  if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      step "installing system packages: ${need[*]}"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    else
+      echo "error: missing system packages: ${need[*]}" >&2
+      echo "       install them with: sudo apt-get install -y ${need[*]}" >&2
+      exit 1
+    fi
+  fi
+fi
+
 stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 

@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     from spatialclaw_ros.perception.torch_backends import (
         RANDOM_CHECKPOINT_NOTE,
+        RANDOM_MARKER,
         export_da3_onnx,
         make_random_checkpoint,
     )

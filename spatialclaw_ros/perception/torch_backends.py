@@ -19,6 +19,7 @@ from spatialclaw_ros.perception import da3 as da3c
 from spatialclaw_ros.perception.torch_compat import prepare_torchvision
 
 RANDOM_CHECKPOINT_NOTE = "(random weights, tests only)"
+RANDOM_MARKER = "RANDOM_WEIGHTS_TESTS_ONLY.txt"   # written into every random-weight checkpoint folder
 
 
 def _cartesian_prod(*tensors: Any) -> Any:
@@ -81,7 +82,7 @@ def make_random_checkpoint(model_name: str, directory: str | os.PathLike[str], s
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     m.save_pretrained(str(d))
-    (d / "RANDOM_WEIGHTS_TESTS_ONLY.txt").write_text(
+    (d / RANDOM_MARKER).write_text(
         f"Random-weight {model_name} built from the depth-anything-3 package config; for tests only.\n")
     return d
 

@@ -61,6 +61,18 @@ def test_export_manifest_and_idempotence(exported: Path) -> None:
     assert r.returncode == 0 and "up to date" in r.stdout
 
 
+def test_checkpoint_path_exports_and_keeps_the_random_label(exported: Path, tmp_path: Path) -> None:
+    ck = engines.model_dir(exported, "da3-small") / "checkpoint-random-weights-TESTS-ONLY"
+    r = _cli("--checkpoint", str(ck), "--onnx-only", "--engine-dir", str(tmp_path), "--views", "1",
+             "--image-size", "240x320", "--process-res", "70")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    man = engines.ModelManifest.load(engines.model_dir(tmp_path, "da3-small"))
+    assert man.checkpoint == str(ck.resolve()) and man.random_weights        # marker file detected
+    assert man.input_shapes == {"image": [1, 1, 3, 56, 70]}
+    bad = _cli("--checkpoint", str(tmp_path / "nope"), "--onnx-only", "--engine-dir", str(tmp_path))
+    assert bad.returncode == 1 and "is not a directory" in bad.stderr
+
+
 def test_tensorrt_step_builds_or_says_why_not(exported: Path) -> None:
     r = _cli("--random-weights", "--engine-dir", str(exported), "--views", str(VIEWS),
              "--image-size", "240x320", "--process-res", "140", "--precision", "fp32")
