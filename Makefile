@@ -4,13 +4,28 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export FASTDDS_DEFAULT_PROFILES_FILE := $(CURDIR)/test/fastdds-shm-only.xml
 
-.PHONY: setup test test-all demo clean setup-vllm test-vllm setup-models lint
+.PHONY: setup test demo clean setup-vllm test-vllm setup-models test-models setup-sam3 test-sam3 test-gpu
 
 setup:                 ## venv + ROS 2 wheels + colcon build of the interfaces + the project (idempotent)
 	bash scripts/setup.sh
 
-test: setup            ## the whole suite (the vLLM integration suite runs separately: make test-vllm)
-	$(PY) -m pytest -q -m "not vllm_integration" test
+test: setup            ## the whole suite (vLLM and perception-model suites run separately: test-vllm, test-models)
+	$(PY) -m pytest -q -m "not vllm_integration and not models and not sam3 and not gpu" test
+
+setup-models:          ## .venv-models: torch (CPU) + depth-anything-3 + onnx export tool chain (~3 GB, 3-6 min)
+	bash scripts/setup_models.sh
+
+setup-sam3:            ## optional .venv-sam3: SAM 3 torch runtime (~5.7 GB; its test needs ~5 GB RAM)
+	bash scripts/setup_models.sh sam3
+
+test-models: setup setup-models   ## DA3 random weights: export, onnxruntime vs torch, Reconstruct on a fixture bag
+	$(PY) -m pytest -q -m models test/perception
+
+test-sam3: setup setup-sam3       ## SAM 3 torch smoke test with random weights (2-5 min, ~5 GB RAM)
+	$(PY) -m pytest -q -m sam3 test/perception
+
+test-gpu: setup setup-models      ## TensorRT engines vs onnxruntime (needs an NVIDIA GPU + TensorRT; never in CI)
+	$(PY) -m pytest -q -m gpu test/perception
 
 demo: setup            ## answer a spatial question about the bundled scene bag
 	$(VENV)/bin/spatialclaw query --demo
