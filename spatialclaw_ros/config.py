@@ -104,6 +104,7 @@ class Config:
     """Everything the node and the CLI are configured with."""
 
     fixed_frame: str = "odom"
+    base_frame: str = "base_link"   # robot base (REP-105) for frame="base" in tools.Geometry; "" = none
     topics: TopicsConfig = field(default_factory=TopicsConfig)
     vlm: VlmConfig = field(default_factory=VlmConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)

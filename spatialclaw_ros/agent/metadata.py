@@ -10,8 +10,13 @@ from spatialclaw_ros.agent.types import AnswerType, QueryRequest
 from spatialclaw_ros.frames.types import Frame
 
 
-def build_metadata(request: QueryRequest, frames: list[Frame], fixed_frame: str) -> dict[str, Any]:
-    """JSON-friendly facts the model may read as ``Metadata`` (no secrets, no arrays)."""
+def build_metadata(request: QueryRequest, frames: list[Frame], fixed_frame: str,
+                   base_frame: str = "") -> dict[str, Any]:
+    """JSON-friendly facts the model may read as ``Metadata`` (no secrets, no arrays).
+
+    ``base_frame`` is the robot base frame (REP-103: x forward, y left, z up) for frame="base"
+    tools; ``has_base_pose`` says per frame whether its T_fixed_base is known.
+    """
     spec = answer_spec(request, frames, fixed_frame)
     cams = []
     for f in frames:
@@ -34,6 +39,8 @@ def build_metadata(request: QueryRequest, frames: list[Frame], fixed_frame: str)
         "cameras": cams,
         "has_depth": [f.depth is not None for f in frames],
         "has_pose": [f.T_fixed_camera is not None for f in frames],
+        "base_frame": base_frame,
+        "has_base_pose": [getattr(f, "T_fixed_base", None) is not None for f in frames],
         "has_labels": [f.labels is not None for f in frames],
         "sources": sorted({f.source for f in frames if f.source}),
     }
@@ -67,6 +74,10 @@ def metadata_summary(md: dict[str, Any]) -> str:
                      + f", camera frame {c['frame_id']!r}")
     lines.append(f"- depth sensor: {sum(md['has_depth'])}/{md['num_frames']} frames; "
                  f"camera pose in {md['fixed_frame']}: {sum(md['has_pose'])}/{md['num_frames']}")
+    n_base = sum(md.get("has_base_pose") or [])
+    if md.get("base_frame") and n_base:
+        lines.append(f"- robot base frame {md['base_frame']!r} (x forward, y left, z up; frame=\"base\"): "
+                     f"{n_base}/{md['num_frames']} frames")
     return "\n".join(lines)
 
 

@@ -56,11 +56,30 @@ def _check_frames(frames: list[Frame], fixed_frame: str) -> None:
                                    f"{fixed_frame!r}; ask in {f.fixed_frame!r} or publish TF between them")
 
 
+def _merge_extra_metadata(metadata: dict[str, Any], extra: dict[str, Any] | None,
+                         transcript: Transcript) -> None:
+    """Add the caller's Metadata entries; a core key keeps its value (noted in the transcript)."""
+    if extra is None:
+        return
+    if not isinstance(extra, dict):
+        raise InvalidRequestError(f"extra_metadata must be a dict, got {type(extra).__name__}")
+    kept = sorted(str(k) for k in extra if k in metadata)
+    metadata.update({k: v for k, v in extra.items() if k not in metadata})
+    if kept:
+        transcript.add("note", text="extra_metadata cannot override core Metadata keys; ignored: "
+                                    + ", ".join(kept))
+
+
 def run_query(request: QueryRequest, frames: list[Frame], cfg: Config, *, program: str | None = None,
               pool: Any | None = None, handlers: dict[str, Callable[[dict], Any]] | None = None,
               on_progress: Callable[[StepProgress], None] | None = None,
-              cancel: threading.Event | None = None, vlm: VlmClient | None = None) -> QueryResult:
-    """Answer one question about the frames (or run a given program); always returns a QueryResult."""
+              cancel: threading.Event | None = None, vlm: VlmClient | None = None,
+              extra_metadata: dict[str, Any] | None = None) -> QueryResult:
+    """Answer one question about the frames (or run a given program); always returns a QueryResult.
+
+    ``extra_metadata`` adds entries to the kernel's ``Metadata`` (e.g. a simulation scene's
+    ``objects`` for the labels segmentation backend); it never overrides the core keys.
+    """
     t_start = time.monotonic()
     cancel = cancel or threading.Event()
     transcript = Transcript(cfg.agent.transcript_dir)
@@ -94,7 +113,8 @@ def run_query(request: QueryRequest, frames: list[Frame], cfg: Config, *, progra
         if max_steps < 1:
             raise InvalidRequestError("agent.max_steps must be >= 1")
         timeout_s = request.timeout_s or cfg.agent.query_timeout_s
-        metadata = build_metadata(request, frames, fixed_frame)
+        metadata = build_metadata(request, frames, fixed_frame, base_frame=cfg.base_frame)
+        _merge_extra_metadata(metadata, extra_metadata, transcript)
         validator = AnswerValidator(answer_spec(request, frames, fixed_frame))
         run = QueryRun(request, frames, cfg, metadata=metadata, validator=validator,
                        max_steps=max_steps, deadline=t_start + timeout_s, cancel=cancel,

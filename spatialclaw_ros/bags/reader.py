@@ -28,6 +28,7 @@ from spatialclaw_ros.errors import (
     SpatialClawError,
 )
 from spatialclaw_ros.frames.assemble import (
+    PoseLookup,
     camera_frame_of,
     frame_from_arrays,
     lookup_camera_pose,
@@ -286,19 +287,21 @@ def _load(reader: Any, bag: Path, cfg: Config, fixed: str, start_ns: int | None,
     lo, hi = start_ns or None, end_ns or None
     in_window = [m for m in matches
                  if (lo is None or m.stamp_ns >= lo) and (hi is None or m.stamp_ns <= hi)]
-    poses = [lookup_camera_pose(tf, fixed, m.items["color"].frame_id or camera_frame, m.stamp_ns)
+    poses = [lookup_camera_pose(tf, fixed, m.items["color"].frame_id or camera_frame, m.stamp_ns,
+                                base_frame=cfg.base_frame)
              for m in in_window]
     _pose_report(report, tf, fixed, camera_frame, poses)
+    _base_pose_report(report, fixed, cfg.base_frame, poses)
 
     any_pose = any(p.T is not None for p in poses)
     selector = KeyframeSelector(cfg.keyframes)
-    chosen: list[tuple[Any, np.ndarray | None]] = []
+    chosen: list[tuple[Any, PoseLookup]] = []
     for m, p in zip(in_window, poses):
         if any_pose and p.T is None:
             report.frames_without_pose += 1
             continue
         if not select_keyframes or selector.consider(m.stamp_ns, p.T).keep:
-            chosen.append((m, p.T))
+            chosen.append((m, p))
     report.keyframes_in_window = len(chosen)
     if not in_window:
         first, last = matches[0].stamp_ns, matches[-1].stamp_ns
@@ -405,7 +408,7 @@ def _convert(reader: Any, bag: Path, streams: dict[str, Any], role_conns: list, 
     return frames, frames[-1].camera
 
 
-def _build(m: Any, pose: np.ndarray | None, store: dict, key: Any, streams: dict[str, Any],
+def _build(m: Any, pose: PoseLookup, store: dict, key: Any, streams: dict[str, Any],
            fixed: str, source: str, depth_errors: set[str], label_errors: set[str],
            info_errors: list[str], report: BagReport) -> Frame | None:
     """One Frame from a match whose messages are all in ``store`` (None: unusable CameraInfo)."""
@@ -421,14 +424,15 @@ def _build(m: Any, pose: np.ndarray | None, store: dict, key: Any, streams: dict
     depth = store[key(m.items["depth"])] if "depth" in m.items else None
     labels = store[key(m.items["labels"])] if "labels" in m.items else None
     try:
-        return _frame(m.stamp_ns, store[key(m.items["color"])], cam, depth, labels, pose, fixed,
-                      source, depth_errors, label_errors)
+        return _frame(m.stamp_ns, store[key(m.items["color"])], cam, depth, labels, pose.T, fixed,
+                      source, depth_errors, label_errors, pose.T_base)
     except (ImageConversionError, ValueError) as exc:
         raise NoFramesError(f"colour topic {streams['color'].topic}: {exc}") from None
 
 
 def _frame(stamp_ns: int, color: Any, cam: CameraModel, depth: Any, labels: Any, pose: np.ndarray | None,
-           fixed: str, source: str, depth_errors: set[str], label_errors: set[str]) -> Frame:
+           fixed: str, source: str, depth_errors: set[str], label_errors: set[str],
+           base_pose: np.ndarray | None = None) -> Frame:
     """Convert one matched set; a depth or label image that cannot be used is dropped and noted."""
     rgb = image_to_rgb(color)
     shape = rgb.shape[:2]
@@ -453,7 +457,7 @@ def _frame(stamp_ns: int, color: Any, cam: CameraModel, depth: Any, labels: Any,
             labels_i = None
     return frame_from_arrays(stamp_ns, rgb, cam, depth=depth_m, labels=labels_i,
                              camera_frame=camera_frame_of(color, cam), pose=pose,
-                             fixed_frame=fixed, source=source)
+                             fixed_frame=fixed, source=source, base_pose=base_pose)
 
 
 def _pose_report(report: BagReport, tf: TfBuffer, fixed: str, camera_frame: str,
@@ -471,6 +475,21 @@ def _pose_report(report: BagReport, tf: TfBuffer, fixed: str, camera_frame: str,
         n = sum(p.T is None for p in poses)
         report.notes.append(f"{n} of {len(poses)} frames have no transform to '{fixed}' at their"
                             " stamp (outside the TF range) and were left out")
+
+
+def _base_pose_report(report: BagReport, fixed: str, base_frame: str, poses: list) -> None:
+    """Note (not an error) when frames have no robot base pose: only frame="base" tools need it."""
+    if not base_frame or not poses:
+        return
+    n = sum(p.T_base is None for p in poses)
+    if n == len(poses):
+        report.notes.append(
+            f"no transform '{fixed}' -> base frame '{base_frame}' ({poses[0].base_error}): "
+            "tools.Geometry frame='base' is unavailable; set base_frame to the robot's base frame "
+            "(or \"\" to silence this)")
+    elif n:
+        report.notes.append(f"{n} of {len(poses)} frames have no transform '{fixed}' -> base frame "
+                            f"'{base_frame}' at their stamp: frame='base' is unavailable for them")
 
 
 def _measured_rates(report: BagReport, spans: dict[str, list[int]]) -> None:

@@ -74,11 +74,8 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
             print("spatialclaw query: the agent runner (spatialclaw_ros.agent.runner) is missing "
                   "from this build", file=sys.stderr)
             return 3
-        scene = _scene_metadata(args.bag)
-        if scene is None:
-            result = runner(request, frames, cfg, program=program, on_progress=_print_progress)
-        else:
-            result = _run_with_scene(runner, request, frames, cfg, program, scene)
+        result = runner(request, frames, cfg, program=program, on_progress=_print_progress,
+                        extra_metadata=_scene_metadata(args.bag))
         result.notes = list(notes) + list(result.notes)
     except SpatialClawError as exc:
         result = QueryResult(success=False, error_code=exc.code, error_message=exc.message)
@@ -228,20 +225,6 @@ def _scene_metadata(bag: str) -> dict[str, Any] | None:
         return None
     print(f"spatialclaw query: object names from {side}", file=sys.stderr)
     return {"objects": objects_metadata(scene)}
-
-
-def _run_with_scene(runner: Any, request: Any, frames: list, cfg: Config, program: str | None,
-                    scene: dict[str, Any]) -> Any:
-    """run_query on a kernel pool whose Metadata carries the sidecar's objects."""
-    from spatialclaw_ros.eval.runner import query_kwargs
-    from spatialclaw_ros.kernel import KernelPool
-
-    pool = KernelPool(cfg.sandbox)
-    try:
-        return runner(request, frames, cfg, program=program, on_progress=_print_progress,
-                      **query_kwargs(pool, scene))
-    finally:
-        pool.close()
 
 
 def _check_vlm(cfg: Config) -> None:

@@ -56,7 +56,6 @@ def run_demo(args: argparse.Namespace, cfg: Config) -> int:
     """Replay the bundled scene bag, answer one question, print the answer and the ground truth."""
     from spatialclaw_ros.agent.types import AnswerType, QueryRequest
     from spatialclaw_ros.bags.reader import load_bag
-    from spatialclaw_ros.eval.runner import query_kwargs
     from spatialclaw_ros.eval.scenes import objects_metadata, program_path
     from spatialclaw_ros.eval.scoring import score_answer
     from spatialclaw_ros.sim.generate import load_scene
@@ -112,7 +111,7 @@ def run_demo(args: argparse.Namespace, cfg: Config) -> int:
     pool = KernelPool(cfg.sandbox, size=1)
     try:
         result = run_query(request, frames, cfg, program=program,
-                           **query_kwargs(pool, {"objects": objects_metadata(scene)}))
+                           pool=pool, extra_metadata={"objects": objects_metadata(scene)})
     finally:
         pool.close()
     answer = result.answer.to_dict() if result.success and result.answer else None

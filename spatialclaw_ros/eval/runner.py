@@ -1,7 +1,6 @@
 """Run a question set through the real offline pipeline (load_bag -> run_query) and score it."""
 from __future__ import annotations
 
-import inspect
 import sys
 import threading
 import time
@@ -112,38 +111,6 @@ class ProgressBar:
             self.stream.flush()
 
 
-class MetadataPool:
-    """A view of a KernelPool that adds entries (the scene's objects) to every kernel's Metadata.
-
-    run_query builds Metadata from the request and frames; simulation questions also need
-    ``Metadata['objects']`` (what tools.SAM3's labels backend matches text against). This adapter
-    passes through KernelPool.acquire, the documented boundary, and adds them there.
-    """
-
-    def __init__(self, pool: Any, extra: dict[str, Any]) -> None:
-        self._pool = pool
-        self._extra = extra
-
-    def acquire(self, frames: list[Any], metadata: dict[str, Any], **kwargs: Any) -> Any:
-        """KernelPool.acquire with the extra Metadata entries merged in (the request's win)."""
-        return self._pool.acquire(frames, {**self._extra, **metadata}, **kwargs)
-
-
-def query_kwargs(pool: Any, extra_metadata: dict[str, Any]) -> dict[str, Any]:
-    """run_query keyword arguments that give the kernel ``extra_metadata`` on a shared pool."""
-    accepts = _run_query_kwargs()
-    for name in ("extra_metadata", "metadata"):
-        if name in accepts:
-            return {"pool": pool, name: extra_metadata}
-    return {"pool": MetadataPool(pool, extra_metadata)}
-
-
-def _run_query_kwargs() -> set[str]:
-    from spatialclaw_ros.agent.runner import run_query
-
-    return set(inspect.signature(run_query).parameters)
-
-
 def run_eval(items: list[EvalItem], cfg: Config, *, programs_dir: str | Path | None = None,
              executor: Executor | None = None, parallel: int = 1, progress: bool = True,
              stream: Any = None) -> EvalReport:
@@ -188,8 +155,9 @@ def run_eval(items: list[EvalItem], cfg: Config, *, programs_dir: str | Path | N
         request = item.request()
         if executor is not None:
             request.executor = executor
-        kwargs = query_kwargs(pool, {"objects": objects_metadata(item.scene)})
-        result = run_query(request, frames_of[item.bag], cfg, program=program, **kwargs)
+        # Simulation questions need Metadata['objects'] (what tools.SAM3's labels backend matches).
+        result = run_query(request, frames_of[item.bag], cfg, program=program, pool=pool,
+                           extra_metadata={"objects": objects_metadata(item.scene)})
         answer = result.answer.to_dict() if result.success and result.answer else None
         s: Score = score_answer(item.question, answer)
         return ItemResult(**base, predicted=s.predicted, score=s.score, metric=s.metric,

@@ -46,7 +46,10 @@ class Frame:
     (H, W) float32 metres with NaN for invalid pixels (16UC1 millimetres are converted on ingest);
     ``labels`` is (H, W) int32 instance ids (simulation only, 0 = background).
     ``T_fixed_camera`` maps points in the camera optical frame to the fixed frame (4x4), or is None
-    when TF had no transform at the stamp.
+    when TF had no transform at the stamp. ``T_fixed_base`` maps points in the robot base frame
+    (``base_frame``, REP-103: x forward, y left, z up) to the fixed frame (4x4) at the same stamp,
+    or is None when no base frame is known or TF had no transform for it (not an error: only
+    robot-frame tools need it).
     """
 
     stamp_ns: int
@@ -57,6 +60,7 @@ class Frame:
     fixed_frame: str = ""
     T_fixed_camera: np.ndarray | None = None
     source: str = ""                  # e.g. topic name or bag path
+    T_fixed_base: np.ndarray | None = None
 
     @property
     def stamp_s(self) -> float:

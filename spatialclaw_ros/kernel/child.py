@@ -120,6 +120,7 @@ def serve(sock_fd: int, opts: dict[str, Any], zygote_pid: int, notes: list[str],
             os.environ["HOME"] = scratch
             frames = msg.get("frames") or []
             images, depths, labels, cams, poses, stamps = [], [], [], [], [], []
+            base_poses = []
             for f in frames:
                 images.append(f["rgb"])
                 depths.append(f.get("depth"))
@@ -132,13 +133,17 @@ def serve(sock_fd: int, opts: dict[str, Any], zygote_pid: int, notes: list[str],
                                         frame_id=c.get("frame_id", "")))
                 T = f.get("T_fixed_camera")
                 poses.append(None if T is None else np.asarray(T, dtype=np.float64).reshape(4, 4))
+                Tb = f.get("T_fixed_base")
+                base_poses.append(None if Tb is None else np.asarray(Tb, dtype=np.float64).reshape(4, 4))
                 stamps.append(int(f["stamp_ns"]))
             metadata = dict(msg.get("metadata") or {})
             rt = runtime.Runtime(call_parent, int(opts.get("memory_mb", 0)))
             ctx = KernelContext(images=images, depths=depths, labels=labels, cameras=cams,
                                 poses=poses, stamps_ns=stamps,
                                 fixed_frame=str(msg.get("fixed_frame", "")), metadata=metadata,
-                                call_parent=call_parent, scratch_dir=scratch)
+                                call_parent=call_parent, scratch_dir=scratch,
+                                base_frame=str(msg.get("base_frame", "") or ""),
+                                base_poses=base_poses)
             t_tools = time.perf_counter()
             tools = None
             if make_toolbox is not None:

@@ -48,6 +48,8 @@ def frame_message(frames: list[Frame], metadata: dict[str, Any]) -> dict[str, An
                        "distortion_model": cam.distortion_model, "frame_id": cam.frame_id},
             "T_fixed_camera": None if f.T_fixed_camera is None
             else np.asarray(f.T_fixed_camera, dtype=np.float64).reshape(4, 4).tolist(),
+            "T_fixed_base": None if getattr(f, "T_fixed_base", None) is None
+            else np.asarray(f.T_fixed_base, dtype=np.float64).reshape(4, 4).tolist(),
         })
     fixed = next((f.fixed_frame for f in frames if f.fixed_frame), "")
     facts: dict[str, Any] = {
@@ -65,7 +67,8 @@ def frame_message(frames: list[Frame], metadata: dict[str, Any]) -> dict[str, An
     if not isinstance(metadata, dict):
         raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
     facts.update(metadata)
-    return {"op": "init", "frames": out, "metadata": facts, "fixed_frame": facts.get("fixed_frame", fixed)}
+    return {"op": "init", "frames": out, "metadata": facts, "fixed_frame": facts.get("fixed_frame", fixed),
+            "base_frame": str(facts.get("base_frame") or "")}
 
 
 class KernelSession:

@@ -5,8 +5,10 @@ live in one, see :func:`shared_empty`), and the descriptor crosses the Unix sock
 A memfd has no name in /dev/shm: it disappears when the last descriptor and mapping go, so a
 killed kernel leaves nothing behind.
 
-Blocks a sender gives away are sealed (no write, no shrink, no grow) or reopened read-only, so the
-receiver can map them without fearing that the other side changes or truncates them under it.
+Arrays allocated with :func:`shared_empty` (spatialclaw_ros/shm.py, re-exported here) are sent
+by their block's read-only descriptor. Blocks a sender gives away are sealed (no write, no
+shrink, no grow) or reopened read-only, so the receiver can map them without fearing that the
+other side changes or truncates them under it.
 """
 from __future__ import annotations
 
@@ -14,9 +16,6 @@ import fcntl
 import math
 import mmap
 import os
-import threading
-import weakref
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -123,108 +122,16 @@ def view(mm: mmap.mmap, dtype: str, shape: list[int], offset: int) -> np.ndarray
 
 
 # ---------------------------------------------------------------- zero-copy allocation (parent side)
-@dataclass
-class _Block:
-    fd: int          # read-write, kept by the owner
-    ro_fd: int       # read-only reopening: what kernels receive
-    addr: int
-    size: int
-
-
-_registry: dict[int, _Block] = {}      # id(mmap) -> block
-_registry_lock = threading.Lock()
-
-
-def _forget(key: int, fds: tuple[int, ...]) -> None:
-    with _registry_lock:
-        _registry.pop(key, None)
-    for fd in fds:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
-SLAB_BYTES = 32 * 1024 * 1024
-_slab: list = [None, 0]                 # [current slab mmap, bytes used]; guarded by _registry_lock
-
-
-def _new_block(size: int) -> mmap.mmap:
-    fd = os.memfd_create("spatialclaw-frames", os.MFD_CLOEXEC)
-    try:
-        os.ftruncate(fd, size)
-        mm = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-        ro_fd = readonly_fd(fd)
-    except BaseException:
-        os.close(fd)
-        raise
-    addr = np.frombuffer(mm, np.uint8, 1).__array_interface__["data"][0]
-    key = id(mm)
-    with _registry_lock:
-        _registry[key] = _Block(fd, ro_fd, addr, size)
-    weakref.finalize(mm, _forget, key, (fd, ro_fd))
-    return mm
-
-
-def shared_empty(shape: tuple[int, ...] | list[int], dtype: str | np.dtype, *,
-                 own_block: bool = False) -> np.ndarray:
-    """An uninitialised array in shared memory, so handing it to a kernel copies nothing.
-
-    Use it where frames are made (ingest, bag reading, simulation): :meth:`KernelPool.acquire`
-    sends such arrays by descriptor instead of copying them. Arrays up to 16 MiB share 32 MiB
-    blocks (fewer descriptors and mappings per query: 32 VGA RGB-D frames take 5 blocks, not 64);
-    a block is freed when its last array is. A kernel can read every array in a block it gets,
-    i.e. neighbouring frames of the same robot; ``own_block=True`` gives the array a block alone.
-    """
-    dt = np.dtype(dtype)
-    nbytes = max(math.prod(shape) * dt.itemsize, 1)
-    if own_block or nbytes > SLAB_BYTES // 2:
-        return np.ndarray(tuple(shape), dt, buffer=_new_block(nbytes))
-    need = _align(nbytes)
-    with _registry_lock:
-        mm, used = _slab
-        if mm is None or used + need > len(mm):
-            mm, used = None, 0
-    if mm is None:
-        mm = _new_block(SLAB_BYTES)
-        with _registry_lock:
-            _slab[0], _slab[1] = mm, 0
-            used = 0
-    with _registry_lock:
-        if _slab[0] is not mm or _slab[1] + need > len(mm):   # another thread filled it: own block
-            mm, used = _new_block(need), 0
-        else:
-            used = _slab[1]
-            _slab[1] = used + need
-    return np.ndarray(tuple(shape), dt, buffer=mm, offset=used)
-
-
-def find_block(arr: np.ndarray) -> tuple[int, int] | None:
-    """(read-only fd, byte offset) when a C-contiguous array lies in a :func:`shared_empty` block, else None."""
-    if not arr.flags.c_contiguous:
-        return None
-    base = arr
-    while isinstance(base, np.ndarray) and base.base is not None:
-        base = base.base
-    if not isinstance(base, mmap.mmap):
-        return None
-    with _registry_lock:
-        blk = _registry.get(id(base))
-    if blk is None:
-        return None
-    off = arr.__array_interface__["data"][0] - blk.addr
-    if off < 0 or off + arr.nbytes > blk.size:
-        return None
-    return blk.ro_fd, off
-
-
-def open_memfds() -> int:
-    """How many memfd descriptors this process holds (for leak checks)."""
-    n = 0
-    for name in os.listdir("/proc/self/fd"):
-        try:
-            if os.readlink(f"/proc/self/fd/{name}").startswith("/memfd:"):
-                n += 1
-        except OSError:
-            pass
-    return n
+# The allocator lives in the neutral spatialclaw_ros.shm so that frame producers (frames/images.py)
+# use it without importing the kernel package; re-exported here for the kernel channel.
+from spatialclaw_ros.shm import (  # noqa: E402,F401 - re-exports
+    SLAB_BYTES,
+    block_count,
+    find_block,
+    is_shared,
+    new_slabs,
+    open_memfds,
+    shared_bytes,
+    shared_empty,
+    try_shared_empty,
+)

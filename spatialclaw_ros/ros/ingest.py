@@ -24,7 +24,12 @@ from spatialclaw_ros.errors import (
     NoValidDepthError,
     SpatialClawError,
 )
-from spatialclaw_ros.frames.assemble import camera_frame_of, frame_from_messages, stamp_ns_of
+from spatialclaw_ros.frames.assemble import (
+    camera_frame_of,
+    frame_from_messages,
+    lookup_base_pose,
+    stamp_ns_of,
+)
 from spatialclaw_ros.frames.buffer import FrameBuffer
 from spatialclaw_ros.frames.sync import Match, StampSynchronizer
 from spatialclaw_ros.frames.tf import TfBuffer
@@ -164,12 +169,15 @@ class Ingest:
             self._no_pose += 1
         if not self.buffer.should_keep(stamp, pose).keep:
             return True
+        # The robot base pose is optional (only frame="base" tools need it): None when TF lacks it.
+        base = (lookup_base_pose(self.tf, fixed, self.cfg.base_frame, stamp).T
+                if pose is not None and self.cfg.base_frame else None)
         items = pend.match.items
         try:
             frame = frame_from_messages(
                 items["color"], items["camera_info"], depth=items.get("depth"),
                 labels=items.get("labels"), pose=pose, fixed_frame=fixed,
-                source=self.cfg.topics.color)
+                source=self.cfg.topics.color, base_pose=base)
         except (SpatialClawError, ValueError) as exc:
             self._conversion_errors += 1
             self._conversion_detail = str(exc)
@@ -233,9 +241,11 @@ class Ingest:
             except NoTransformError as exc:
                 error = exc.message
                 continue
+            base = (lookup_base_pose(self.tf, fixed_frame, self.cfg.base_frame, f.stamp_ns).T
+                    if self.cfg.base_frame else None)
             out.append(Frame(stamp_ns=f.stamp_ns, rgb=f.rgb, camera=f.camera, depth=f.depth,
                              labels=f.labels, fixed_frame=fixed_frame, T_fixed_camera=T,
-                             source=f.source))
+                             source=f.source, T_fixed_base=base))
         if not out:
             cam = frames[0].camera.frame_id or self._camera_frame or "(no frame_id)"
             raise NoTransformError(

@@ -117,7 +117,7 @@ def test_closed_peer_is_reported() -> None:
 def test_shared_empty_packs_frames_into_few_blocks_and_frees_them() -> None:
     import gc
 
-    shm._slab[0] = None                                   # start from a fresh allocator block
+    shm.new_slabs()                                       # start from a fresh allocator block
     gc.collect()
     before = shm.open_memfds()
     arrays = [shm.shared_empty((480, 640, 3), np.uint8) for _ in range(8)]
@@ -130,6 +130,6 @@ def test_shared_empty_packs_frames_into_few_blocks_and_frees_them() -> None:
     alone = shm.shared_empty((10,), np.uint8, own_block=True)
     assert shm.find_block(alone)[0] not in fds
     del arrays, alone, msg
-    shm._slab[0] = None                                   # drop the allocator's current block
+    shm.new_slabs()                                       # drop the allocator's current block
     gc.collect()
     assert shm.open_memfds() == before
