@@ -43,7 +43,10 @@ _BODIES: dict[str, str] = {
 a, b = object_cloud({a!r}), object_cloud({b!r})
 c = tools.Geometry.closest_points(a, b)
 print("closest points", c.point_a.xyz, c.point_b.xyz)
-ReturnAnswer(c.distance_m, unit="m")
+show(tools.Draw.points3d(InputImages[0], 0, [c.point_a, c.point_b], color=(255, 0, 255), radius=4),
+     title="closest points (keyframe 0)")
+ReturnAnswer(c.distance_m, unit="m",
+             geometry={{"closest_points": [c.point_a.tolist(), c.point_b.tolist()], "frame": c.point_a.frame}})
 ''',
     "distance_centroid": '''
 ca = tools.Geometry.aabb(object_cloud({a!r})).center
