@@ -22,9 +22,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     # the perception model, so this parser resolves the clash in favour of the definition below.
     for container in (p, *p._action_groups):
         container.conflict_handler = "resolve"
-    p.add_argument("--model", "--da3-model", dest="da3_model", choices=da3c.MULTIVIEW_MODELS, default=None,
-                   help="DA3 preset to export (default: perception.da3_model); da3metric-large returns only "
-                        "depth and sky and does not fit the multi-view contract")
+    p.add_argument("--model", "--da3-model", dest="da3_model", choices=[*da3c.MULTIVIEW_MODELS, da3c.METRIC_MODEL],
+                   default=None,
+                   help="DA3 preset to export (default: perception.da3_model); da3metric-large is the metric "
+                        "fallback of Reconstruct (depth + sky, single view, run per frame): when "
+                        "ENGINE_DIR/da3metric-large holds an export, the service uses it where TF and sensor "
+                        "depth cannot fix the scale")
     p.add_argument("--checkpoint", metavar="DIR",
                    help="local DA3 checkpoint directory (config.json + model.safetensors); never downloaded")
     p.add_argument("--random-weights", action="store_true",
@@ -32,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(not a real model; labelled in the manifest and in every log line)")
     p.add_argument("--precision", choices=("fp16", "fp32"), default="fp16", help="TensorRT precision (default fp16)")
     p.add_argument("--views", type=int, default=None,
-                   help="views per multi-view call (default: keyframes.max_query_frames)")
+                   help="views per multi-view call (default: keyframes.max_query_frames; "
+                        "da3metric-large: always 1)")
     p.add_argument("--image-size", default="480x640", metavar="HxW",
                    help="camera image size the export is shaped for (default 480x640)")
     p.add_argument("--process-res", type=int, default=504,
@@ -50,9 +54,9 @@ def _log(msg: str) -> None:
 def run(args: argparse.Namespace, cfg: Config) -> int:
     """Export (when needed) and build the engine; returns the exit code."""
     model = args.da3_model or cfg.perception.da3_model
-    if model not in da3c.MULTIVIEW_MODELS:
+    if model not in da3c.MULTIVIEW_MODELS and model != da3c.METRIC_MODEL:
         raise PerceptionError(f"DA3 model {model!r} cannot be exported for Reconstruct; choose one of "
-                              f"{da3c.MULTIVIEW_MODELS}")
+                              f"{[*da3c.MULTIVIEW_MODELS, da3c.METRIC_MODEL]}")
     if bool(args.checkpoint) == bool(args.random_weights):
         _log("give --checkpoint DIR (a local checkpoint) or, for tests only, --random-weights")
         return 2
@@ -63,6 +67,12 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         _log(f"bad --image-size/--process-res: {exc}")
         return 2
     views = args.views or cfg.keyframes.max_query_frames
+    if model == da3c.METRIC_MODEL:
+        if args.views not in (None, da3c.METRIC_VIEWS):
+            _log(f"{model} is exported single-view (its views do not interact; the service runs it per frame): "
+                 f"drop --views or give --views {da3c.METRIC_VIEWS}")
+            return 2
+        views = da3c.METRIC_VIEWS
     if views < 1:
         _log("--views must be at least 1")
         return 2

@@ -98,6 +98,50 @@ def metric_depth(output: np.ndarray, focal_px: float) -> np.ndarray:
     return np.asarray(output, np.float32) * np.float32(focal_px / METRIC_FOCAL_DIVISOR)
 
 
+METRIC_NOTE = "scale estimated (DA3METRIC: depth = focal * output / 300)"
+
+
+def metric_focal_px(K: np.ndarray, image_hw: tuple[int, int], processed_hw: tuple[int, int]) -> float:
+    """(fx + fy) / 2 of ``K`` (for an image of ``image_hw``) scaled to the network input ``processed_hw``."""
+    (h, w), (ph, pw) = image_hw, processed_hw
+    if min(h, w, ph, pw) <= 0:
+        raise ValueError(f"image {h}x{w} and processed {ph}x{pw} sizes must be positive")
+    K = np.asarray(K, float)
+    if K.shape != (3, 3) or not np.isfinite(K).all() or K[0, 0] <= 0 or K[1, 1] <= 0:
+        raise ValueError(f"camera K must be a finite 3x3 with positive fx, fy; got {K.tolist()}")
+    return 0.5 * (K[0, 0] * pw / w + K[1, 1] * ph / h)
+
+
+def has_scale_source(tf_poses: list[np.ndarray | None], sensor_depth: list[np.ndarray | None]) -> bool:
+    """Whether TF camera centres with baseline or enough valid sensor-depth pixels can fix DA3's scale."""
+    centres = np.array([np.asarray(T, float)[:3, 3] for T in tf_poses if T is not None]).reshape(-1, 3)
+    if len(centres) >= 2 and float(np.max(np.linalg.norm(centres - centres.mean(0), axis=1))) >= MIN_BASELINE_M / 2:
+        return True
+    valid = 0
+    for s in sensor_depth:
+        if s is not None:
+            s = np.asarray(s)
+            valid += int((np.isfinite(s) & (s > 0)).sum())
+    return valid >= MIN_VALID_DEPTH_PX
+
+
+def metric_alignment(focal_px: list[float], tf_poses: list[np.ndarray | None], fixed_frame: str,
+                     camera_frame: str) -> Alignment:
+    """Poses and notes for per-frame DA3METRIC depth: the TF poses when every frame has one, else identity."""
+    notes = [METRIC_NOTE, "no TF baseline and no valid sensor depth: metric depth from da3metric-large per frame "
+             "(focal px " + ", ".join(f"{f:.1f}" for f in focal_px) + "); uncertainty unknown"]
+    if tf_poses and all(T is not None for T in tf_poses):
+        poses, frame = [np.asarray(T, float).copy() for T in tf_poses], fixed_frame
+        notes.append("poses are the frames' TF poses")
+    else:
+        poses, frame = [np.eye(4) for _ in tf_poses], camera_frame
+        notes.append(f"no TF pose: T_fixed_camera is identity and depth is in each frame's own camera frame "
+                     f"({camera_frame})" + ("; the frames are NOT registered to each other" if len(tf_poses) > 1
+                                            else ""))
+    scale = float(np.mean(focal_px) / METRIC_FOCAL_DIVISOR) if focal_px else math.nan
+    return Alignment("metric", scale, poses, frame, math.nan, notes)
+
+
 def _fit_tf(c2w_da3: np.ndarray, tf_poses: list[np.ndarray | None]) -> tuple[Similarity, float] | None:
     idx = [i for i, T in enumerate(tf_poses) if T is not None]
     if len(idx) < 2:
@@ -174,8 +218,9 @@ def align_da3(extrinsics: np.ndarray, depth: list[np.ndarray], *, tf_poses: list
         return Alignment("sensor_depth", scale, _poses(c2w, sim, tf_poses), frame, resid, notes)
     if metric_scale is None:
         raise ValueError("DA3 scale is undetermined: no two TF camera poses with baseline and no valid sensor "
-                         "depth, and no metric model output (the da3metric-large fallback is not wired in this "
-                         "build); use frames with TF poses or sensor depth")
+                         "depth, and no metric model exported for the fallback; use frames with TF poses or sensor "
+                         "depth, or export it with `spatialclaw build-engines --model da3metric-large "
+                         "--checkpoint DIR`")
     notes.append("scale estimated: DA3METRIC depth = focal * output / 300 (no TF baseline, no sensor depth); "
                  "uncertainty unknown")
     scale = float(np.mean(metric_scale))

@@ -5,6 +5,14 @@ multiples of 14 (the longest side is ``process_res``). Outputs, named alike in t
 TensorRT engine and the torch wrapper: ``depth`` (1, N, H, W), ``depth_conf`` (1, N, H, W),
 ``extrinsics`` (1, N, 3|4, 4) world-to-camera (OpenCV axes) in DA3's own world and scale, and
 ``intrinsics`` (1, N, 3, 3) at the processed resolution.
+
+The metric model ``da3metric-large`` has its own, single-view contract (its views do not interact,
+so the service runs it once per frame): input ``image`` float32 (1, 1, 3, H, W), normalised and
+sized as above; outputs ``depth`` (1, 1, H, W), the raw network output (metres only after
+``depth_m = focal_px * depth / 300`` with ``focal_px = (fx + fy) / 2`` of the camera intrinsics
+scaled to the processed H x W), and ``sky`` (1, 1, H, W), a sky score in [0, 1] (>= 0.3 is sky).
+Upstream's own sky post-processing (sky depth set to the 99th percentile, data-dependent) is left
+out of the graph; the service marks sky pixels invalid instead. No confidence, no poses.
 """
 from __future__ import annotations
 
@@ -27,8 +35,12 @@ MODELS = {
     "da3metric-large": {"metric": True, "weights_licence": "Apache-2.0"},
 }
 # Presets whose network returns depth, confidence and camera poses (the Reconstruct contract).
-# da3metric-large returns only depth and sky (checked with random weights): not exportable here.
 MULTIVIEW_MODELS = ["da3-small", "da3-base", "da3-large", "da3-giant"]
+# The metric model (depth + sky only, one view per call): the scale fallback of Reconstruct.
+METRIC_MODEL = "da3metric-large"
+METRIC_OUTPUT_NAMES = ("depth", "sky")
+METRIC_VIEWS = 1
+SKY_THRESHOLD = 0.3        # sky score at or above this is sky (upstream's compute_sky_mask)
 
 
 @dataclass
@@ -56,6 +68,27 @@ class Da3Output:
         if out.conf.shape != out.depth.shape:
             raise ValueError(f"DA3 depth_conf {out.conf.shape} differs from depth {out.depth.shape}")
         return out
+
+
+@dataclass
+class MetricOutput:
+    """One da3metric-large call at the processed resolution; arrays indexed by view."""
+
+    raw: np.ndarray                  # (N, H, W) float32 network output (not yet metres)
+    sky: np.ndarray | None           # (N, H, W) float32 sky score, None when the graph has no sky output
+
+    @classmethod
+    def from_outputs(cls, outputs: dict[str, np.ndarray]) -> "MetricOutput":
+        """Build from the named graph outputs (batch dimension 1), checking their shapes."""
+        if "depth" not in outputs:
+            raise ValueError(f"DA3 metric backend returned no depth; outputs were {sorted(outputs)}")
+        d = np.asarray(outputs["depth"], np.float32)
+        if d.ndim != 4 or d.shape[0] != 1:
+            raise ValueError(f"DA3 metric depth must be (1, N, H, W), got {d.shape}")
+        sky = None
+        if "sky" in outputs:
+            sky = np.asarray(outputs["sky"], np.float32).reshape(d.shape)[0]
+        return cls(d[0], sky)
 
 
 def processed_size(height: int, width: int, process_res: int = 504) -> tuple[int, int]:

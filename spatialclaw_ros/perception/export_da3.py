@@ -57,13 +57,17 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     onnx_path = out / engines.ONNX_FILE
     tmp = out / (engines.ONNX_FILE + ".tmp")
-    versions = export_da3_onnx(ck, tmp, a.views, a.height, a.width)
+    metric = a.model == da3c.METRIC_MODEL
+    if metric and a.views != da3c.METRIC_VIEWS:
+        p.error(f"{a.model} is exported single-view (--views {da3c.METRIC_VIEWS}); the service runs it per frame")
+    versions = export_da3_onnx(ck, tmp, a.views, a.height, a.width, metric=metric)
     tmp.replace(onnx_path)
     print(f"[export] {a.model}: ONNX {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB) in {time.time() - t0:.1f} s",
           file=sys.stderr)
     old = []
     man = engines.ModelManifest(
-        model=a.model, family="da3", onnx=engines.ONNX_FILE, onnx_sha256=engines.sha256_file(onnx_path),
+        model=a.model, family="da3metric" if metric else "da3", onnx=engines.ONNX_FILE,
+        onnx_sha256=engines.sha256_file(onnx_path),
         input_shapes={da3c.INPUT_NAME: [1, a.views, 3, a.height, a.width]}, checkpoint=checkpoint,
         random_weights=bool(a.random_weights), metric=bool(da3c.MODELS[a.model]["metric"]),
         process_res=a.process_res, exported_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -31,7 +31,14 @@ from spatialclaw_ros.errors import PerceptionError
 from spatialclaw_ros.frames.types import Frame
 from spatialclaw_ros.perception import da3 as da3c
 from spatialclaw_ros.perception import engines
-from spatialclaw_ros.perception.alignment import METRIC_FOCAL_DIVISOR, align_da3
+from spatialclaw_ros.perception.alignment import (
+    METRIC_FOCAL_DIVISOR,
+    align_da3,
+    has_scale_source,
+    metric_alignment,
+    metric_depth,
+    metric_focal_px,
+)
 from spatialclaw_ros.perception.transport import discard, pack, read_message
 
 log = logging.getLogger("spatialclaw.perception")
@@ -319,8 +326,26 @@ class PerceptionService:
                 w = self._workers["da3"] = WorkerProcess("da3", python, load, timeout_s=self.timeout_s)
             return w
 
+    def metric_worker(self) -> WorkerProcess | None:
+        """The da3metric-large worker when ``<engine_dir>/da3metric-large`` holds an export; else None."""
+        d = engines.model_dir(self.engine_dir, da3c.METRIC_MODEL)
+        if not (d / engines.MANIFEST).is_file():
+            return None
+        with self._lock:
+            w = self._workers.get("da3metric")
+            if w is None:
+                python = models_python() if self.runtime == "torch" else sys.executable
+                load = {"da3": {"dir": str(d), "runtime": self.runtime, "precision": self.precision,
+                                "threads": self.threads}}
+                w = self._workers["da3metric"] = WorkerProcess("da3metric", python, load, timeout_s=self.timeout_s)
+            return w
+
     def reconstruct(self, frames: list[Frame], fixed_frame: str | None = None) -> ReconstructResult:
-        """Depth (m), confidence and fixed-frame poses for ``frames`` from one multi-view DA3 call."""
+        """Depth (m), confidence and fixed-frame poses for ``frames`` from one multi-view DA3 call.
+
+        Without a scale source (TF baseline or valid sensor depth) the metric model, when exported,
+        gives per-frame metric depth instead (mode "metric", notes say "scale estimated").
+        """
         if not frames:
             raise PerceptionError("Reconstruct needs at least one frame")
         key = (tuple(frame_key(f) for f in frames), fixed_frame)
@@ -329,6 +354,86 @@ class PerceptionService:
                 self._cache.move_to_end(key)
                 hit = self._cache[key]
                 return ReconstructResult(**{**hit.__dict__, "timings_ms": {"total_ms": 0.0, "cached": 1.0}})
+        ff = fixed_frame or self.cfg.fixed_frame
+        metric = None
+        if not has_scale_source([f.T_fixed_camera for f in frames], [f.depth for f in frames]):
+            metric = self.metric_worker()
+        if metric is not None:
+            result = self._reconstruct_metric(frames, metric, ff)
+        else:
+            result = self._reconstruct_multiview(frames, ff)
+        with self._lock:
+            self._cache[key] = result
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return result
+
+    def _reconstruct_metric(self, frames: list[Frame], worker: WorkerProcess, ff: str) -> ReconstructResult:
+        """Per-frame da3metric-large depth in metres (focal_px * output / 300); poses from TF or identity."""
+        t0 = time.perf_counter()
+        info = worker.ensure_started()
+        man = info["manifest"]
+        shape = man["input_shapes"][da3c.INPUT_NAME]
+        views, h, w = int(shape[1]), int(shape[3]), int(shape[4])
+        focal, raw, sky = [], [], []
+        infer_ms = queue_ms = 0.0
+        for start in range(0, len(frames), views):       # one call per `views` frames (1 for the default export)
+            chunk = frames[start:start + views]
+            x = da3c.preprocess([f.rgb for f in chunk] + [chunk[-1].rgb] * (views - len(chunk)), (h, w))
+            reply, out = worker.request("da3", arrays={da3c.INPUT_NAME: x})
+            infer_ms += float(reply.get("infer_ms", 0.0))
+            queue_ms += float(reply.get("queue_ms", 0.0))
+            try:
+                res = da3c.MetricOutput.from_outputs(out)
+            except ValueError as exc:
+                raise PerceptionError(f"{man['model']}: {exc}") from None
+            if res.raw.shape != (views, h, w):
+                raise PerceptionError(f"{man['model']} returned depth {res.raw.shape}, expected {(views, h, w)}: "
+                                      f"re-export with `spatialclaw build-engines --model {da3c.METRIC_MODEL}`")
+            raw += list(res.raw[:len(chunk)])
+            sky += [None] * len(chunk) if res.sky is None else list(res.sky[:len(chunk)])
+        t1 = time.perf_counter()
+        depth, conf, n_sky = [], [], 0
+        for f, r, s in zip(frames, raw, sky):
+            H, W = f.rgb.shape[:2]
+            cam_hw = (f.camera.height, f.camera.width) if f.camera.height > 0 and f.camera.width > 0 else (H, W)
+            try:
+                fp = metric_focal_px(f.camera.K, cam_hw, (h, w))
+            except ValueError as exc:
+                raise PerceptionError(f"DA3 metric fallback: {exc}") from None
+            focal.append(fp)
+            d = da3c.to_size(metric_depth(r, fp), H, W)
+            if s is None:
+                c = np.ones((H, W), np.float32)
+            else:
+                s = da3c.to_size(s, H, W)
+                is_sky = s >= da3c.SKY_THRESHOLD
+                n_sky += int(is_sky.sum())
+                d = np.where(is_sky, np.float32(np.nan), d).astype(np.float32)
+                c = np.clip(1.0 - s, 0.0, 1.0).astype(np.float32)
+            depth.append(d.astype(np.float32))
+            conf.append(c)
+        al = metric_alignment(focal, [f.T_fixed_camera for f in frames], ff, frames[0].camera.frame_id or "camera")
+        notes = list(al.notes)
+        if n_sky:
+            notes.append(f"{n_sky} sky pixel(s) (sky score >= {da3c.SKY_THRESHOLD}) have NaN depth")
+        if all(s is None for s in sky):
+            notes.append("the metric model gives no confidence: conf is 1 everywhere")
+        else:
+            notes.append("conf = 1 - sky score (the metric model gives no depth confidence)")
+        if man.get("random_weights"):
+            notes.insert(0, f"{engines.RANDOM_WEIGHTS_LABEL}: depth is meaningless")
+        t2 = time.perf_counter()
+        return ReconstructResult(
+            depth=depth, conf=conf, T_fixed_camera=al.T_fixed_camera,
+            K=[np.asarray(f.camera.K, float) for f in frames], frame=al.frame,
+            backend=f"da3:{man['model']}:{info.get('backend', self.runtime)}", notes=notes,
+            residual_m=al.residual_m, mode=al.mode, scale=al.scale,
+            timings_ms={"preprocess_ms": 0.0, "queue_ms": queue_ms, "infer_ms": infer_ms,
+                        "roundtrip_ms": (t1 - t0) * 1000, "align_ms": (t2 - t1) * 1000, "total_ms": (t2 - t0) * 1000})
+
+    def _reconstruct_multiview(self, frames: list[Frame], ff: str) -> ReconstructResult:
+        """One multi-view DA3 call aligned to TF or sensor depth."""
         t0 = time.perf_counter()
         worker = self.da3_worker()
         info = worker.ensure_started()
@@ -351,7 +456,6 @@ class PerceptionService:
         metric_scale = None
         if man.get("metric"):
             metric_scale = [f.camera.fx * w / f.rgb.shape[1] / METRIC_FOCAL_DIVISOR for f in frames]
-        ff = fixed_frame or self.cfg.fixed_frame
         try:
             al = align_da3(res.extrinsics[:n], depth, tf_poses=[f.T_fixed_camera for f in frames],
                            sensor_depth=[f.depth for f in frames], fixed_frame=ff,
@@ -372,10 +476,6 @@ class PerceptionService:
             timings_ms={"preprocess_ms": (t1 - t0) * 1000, "queue_ms": float(reply.get("queue_ms", 0.0)),
                         "infer_ms": float(reply.get("infer_ms", 0.0)), "roundtrip_ms": (t2 - t1) * 1000,
                         "align_ms": (t3 - t2) * 1000, "total_ms": (t3 - t0) * 1000})
-        with self._lock:
-            self._cache[key] = result
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
         return result
 
     def sam3_worker(self) -> WorkerProcess:

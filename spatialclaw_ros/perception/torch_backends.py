@@ -107,6 +107,51 @@ def da3_module(model: Any) -> Any:
     return _Da3Contract(model.model).eval()
 
 
+def da3metric_module(model: Any) -> Any:
+    """A torch module with the metric contract: image (1, N, 3, H, W) -> (depth, sky), raw network output.
+
+    Upstream's data-dependent sky post-processing (sky depth set to a quantile) is skipped so that
+    the torch and exported graphs compute the same thing; the service masks sky pixels itself.
+    """
+    import torch
+
+    class _Da3MetricContract(torch.nn.Module):
+        def __init__(self, net: Any) -> None:
+            super().__init__()
+            self.net = net
+            self.net._process_mono_sky_estimation = lambda output: output
+
+        def forward(self, image: Any) -> tuple[Any, Any]:
+            out = self.net(image, None, None, [], False, False, "first")
+            if "depth" not in out or "sky" not in out:
+                raise RuntimeError(f"this DA3 preset returns {sorted(out)}; the metric contract needs depth and "
+                                   "sky (da3metric-large)")
+            return out["depth"], out["sky"]
+
+    return _Da3MetricContract(model.model).eval()
+
+
+class TorchDa3MetricBackend:
+    """da3metric-large on torch from a local checkpoint; same contract as its ONNX graph (depth, sky)."""
+
+    name = "torch"
+
+    def __init__(self, checkpoint: str | os.PathLike[str], device: str = "") -> None:
+        import torch
+        self._torch = torch
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self._module = da3metric_module(load_da3(checkpoint)).to(self.device)
+        self.inputs: list[Any] = []
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Forward on the contract input; numpy outputs by name."""
+        torch = self._torch
+        x = torch.from_numpy(np.ascontiguousarray(feeds[da3c.INPUT_NAME], np.float32)).to(self.device)
+        with torch.inference_mode(), export_shims():
+            outs = self._module(x)
+        return {k: v.float().cpu().numpy() for k, v in zip(da3c.METRIC_OUTPUT_NAMES, outs)}
+
+
 class TorchDa3Backend:
     """DA3 on torch from a local checkpoint, fp32, CPU or CUDA; same contract as the ONNX graph."""
 
@@ -129,18 +174,23 @@ class TorchDa3Backend:
 
 
 def export_da3_onnx(checkpoint: str | os.PathLike[str], out_path: str | os.PathLike[str], views: int,
-                    height: int, width: int, opset: int = 17) -> dict[str, Any]:
-    """Export a DA3 checkpoint to ONNX (legacy exporter + shims) for a fixed (1, views, 3, H, W) input."""
+                    height: int, width: int, opset: int = 17, metric: bool = False) -> dict[str, Any]:
+    """Export a DA3 checkpoint to ONNX (legacy exporter + shims) for a fixed (1, views, 3, H, W) input.
+
+    ``metric``: the da3metric-large contract (outputs depth, sky) instead of the multi-view one.
+    """
     import torch
     if height % da3c.PATCH or width % da3c.PATCH:
         raise ValueError(f"height and width must be multiples of {da3c.PATCH}, got {height}x{width}")
-    module = da3_module(load_da3(checkpoint))
+    model = load_da3(checkpoint)
+    module = da3metric_module(model) if metric else da3_module(model)
+    names = da3c.METRIC_OUTPUT_NAMES if metric else da3c.OUTPUT_NAMES
     x = torch.randn(1, views, 3, height, width)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad(), export_shims():
         torch.onnx.export(module, (x,), str(out_path), input_names=[da3c.INPUT_NAME],
-                          output_names=list(da3c.OUTPUT_NAMES), opset_version=opset, dynamo=False)
+                          output_names=list(names), opset_version=opset, dynamo=False)
     return {"torch": torch.__version__, "opset": str(opset),
             "depth_anything_3": _version("depth-anything-3"), "onnx": _version("onnx")}
 

@@ -38,6 +38,9 @@ def load_da3_backend(directory: str, runtime: str, precision: str, threads: int)
         if threads:
             import torch
             torch.set_num_threads(threads)
+        if man.family == "da3metric":
+            from spatialclaw_ros.perception.torch_backends import TorchDa3MetricBackend
+            return TorchDa3MetricBackend(ck), man
         return TorchDa3Backend(ck), man
     raise PerceptionError(f"unknown perception runtime {runtime!r}: use tensorrt, onnxruntime or torch")
 
@@ -67,7 +70,8 @@ class WorkerState:
                     print(f"[perception worker] {engines.RANDOM_WEIGHTS_LABEL}: {self.manifest.model} "
                           f"from {self.manifest.checkpoint}", file=sys.stderr, flush=True)
                 reply.update({"backend": self.da3.name, "providers": list(getattr(self.da3, "providers", [])),
-                              "manifest": {"model": self.manifest.model, "input_shapes": self.manifest.input_shapes,
+                              "manifest": {"model": self.manifest.model, "family": self.manifest.family,
+                                           "input_shapes": self.manifest.input_shapes,
                                            "random_weights": self.manifest.random_weights,
                                            "metric": self.manifest.metric, "process_res": self.manifest.process_res}})
             if "sam3" in header:

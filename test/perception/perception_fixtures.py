@@ -89,3 +89,44 @@ def da3_scene(n: int = 3, seed: int = 0):
                     camera=CameraModel(W, H, K, frame_id="camera_color_optical_frame"), fixed_frame="odom",
                     T_fixed_camera=truth[i]) for i in range(n)]
     return frames, truth, np.array(extr), true_depth
+
+
+def write_metric_onnx(path: Path, h: int, w: int, raw: np.ndarray, sky: np.ndarray) -> None:
+    """A (1, 1, 3, h, w) -> depth/sky graph with da3metric-large's contract and known (h, w) outputs."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.asarray(raw, np.float32).reshape(1, 1, h, w), "raw"),
+             numpy_helper.from_array(np.asarray(sky, np.float32).reshape(1, 1, h, w), "skymap"),
+             numpy_helper.from_array(np.float32(0.0).reshape(()), "zero")]
+    nodes = [
+        helper.make_node("ReduceMean", ["image"], ["m"], axes=[2], keepdims=1),          # (1, 1, 1, H, W)
+        helper.make_node("Squeeze", ["m", "ax"], ["m2"]),                                # (1, 1, H, W)
+        helper.make_node("Mul", ["m2", "zero"], ["m0"]),
+        helper.make_node("Add", ["m0", "raw"], ["depth"]),
+        helper.make_node("Add", ["m0", "skymap"], ["sky"]),
+    ]
+    inits.append(numpy_helper.from_array(np.array([2], np.int64), "ax"))
+    graph = helper.make_graph(
+        nodes, "da3metric_contract_test",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 1, 3, h, w])],
+        [helper.make_tensor_value_info("depth", TensorProto.FLOAT, [1, 1, h, w]),
+         helper.make_tensor_value_info("sky", TensorProto.FLOAT, [1, 1, h, w])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def install_metric_model(engine_dir: Path, h: int, w: int, raw: np.ndarray, sky: np.ndarray) -> engines.ModelManifest:
+    """Write the metric graph and its manifest where the service looks for da3metric-large."""
+    d = engines.model_dir(engine_dir, "da3metric-large")
+    d.mkdir(parents=True, exist_ok=True)
+    write_metric_onnx(d / engines.ONNX_FILE, h, w, raw, sky)
+    man = engines.ModelManifest(model="da3metric-large", family="da3metric", onnx=engines.ONNX_FILE,
+                                onnx_sha256=engines.sha256_file(d / engines.ONNX_FILE),
+                                input_shapes={"image": [1, 1, 3, h, w]}, checkpoint="(hand-built test graph)",
+                                random_weights=True, metric=True, process_res=max(h, w))
+    man.save(d)
+    return man

@@ -129,7 +129,7 @@ def test_metric_fallback_says_scale_estimated() -> None:
 def test_nothing_to_fix_the_scale_is_a_clear_error() -> None:
     rng = np.random.default_rng(7)
     truth, extr, _, da3_depth = _scene(rng, 2, da3_scale=1.0)
-    with pytest.raises(ValueError, match="no metric model output"):
+    with pytest.raises(ValueError, match="no metric model exported.*--model da3metric-large"):
         align_da3(extr, da3_depth, tf_poses=[truth[0], truth[0]], sensor_depth=[None, None], fixed_frame="odom")
     with pytest.raises(ValueError, match="one per frame"):
         align_da3(extr, da3_depth[:1], tf_poses=[None], sensor_depth=[None], fixed_frame="odom")
