@@ -48,7 +48,7 @@ class _Block:
 
 
 _registry: dict[int, _Block] = {}      # id(mmap) -> block
-_lock = threading.Lock()
+_lock = threading.RLock()          # re-entrant: dropping a slab under it runs _forget
 _slabs: dict[str, list] = {}           # pool -> [current slab mmap, bytes used]; guarded by _lock
 
 
@@ -67,7 +67,7 @@ def _release(mm: mmap.mmap, off: int, n: int) -> None:
     try:
         if not mm.closed:
             mm.madvise(mmap.MADV_REMOVE, off, n)
-    except (OSError, ValueError):      # pragma: no cover - the block is freed with its slab anyway
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - freed with its slab anyway
         pass
 
 
@@ -84,7 +84,7 @@ def _new_block(size: int) -> mmap.mmap:
     key = id(mm)
     with _lock:
         _registry[key] = _Block(fd, ro_fd, addr, size)
-    weakref.finalize(mm, _forget, key, (fd, ro_fd))
+    weakref.finalize(mm, _forget, key, (fd, ro_fd)).atexit = False
     return mm
 
 
@@ -123,7 +123,7 @@ def shared_empty(shape: tuple[int, ...] | list[int], dtype: str | np.dtype, *,
     arr = np.ndarray(shape, dt, buffer=mm, offset=off)
     # Views of `arr` keep `arr` alive (numpy stops collapsing .base at the mmap), so when this
     # fires no array in this range is left; the slab (mm) is still referenced by the finalizer.
-    weakref.finalize(arr, _release, mm, off, need)
+    weakref.finalize(arr, _release, mm, off, need).atexit = False   # the process exit frees all
     return arr
 
 
@@ -169,7 +169,9 @@ def is_shared(arr: np.ndarray) -> bool:
 def new_slabs() -> None:
     """Start fresh blocks for later allocations (the current ones are freed with their arrays)."""
     with _lock:
+        old = list(_slabs.values())
         _slabs.clear()
+    del old                            # outside the lock: the last slab's finalizer takes it
 
 
 def shared_bytes() -> int:

@@ -2,8 +2,10 @@
 
 Measures cold start (process to first cell result), warm acquire (a pre-warmed kernel handed out
 with no frames), per-cell round trip p50/p90 of a trivial cell (= the per-cell overhead), and the
-injection of 32 RGB-D 640x480 frames (ours: copied into a sealed memfd, and zero-copy when the frames
-were allocated with ``shared_empty``; Jupyter: pickled to a file and unpickled in the kernel).
+injection of 32 RGB-D 640x480 frames (ours: copied into a sealed memfd when the frames are plain
+numpy arrays, zero-copy when they were allocated with ``shared_empty``, and frames made by the real
+producers' conversions, ``frames/images.py`` from bgr8 + 16UC1 messages, which are zero-copy too;
+Jupyter: pickled to a file and unpickled in the kernel).
 Not a test: it prints a table and writes JSON.
 """
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 
 from spatialclaw_ros.config import Config, SandboxConfig
 from spatialclaw_ros.frames.types import CameraModel, Frame
-from spatialclaw_ros.kernel import KernelPool, shared_empty
+from spatialclaw_ros.kernel import KernelPool, protocol, shared_empty
 
 TARGETS_MS = {"warm_acquire_ms": 5.0, "cell_overhead_p50_ms": 2.0, "inject_32_frames_ms": 5.0}
 
@@ -61,6 +63,25 @@ def _frames(n: int, *, zero_copy: bool, h: int = 480, w: int = 640) -> list[Fram
     return out
 
 
+def _converted_frames(n: int, h: int = 480, w: int = 640) -> list[Frame]:
+    """Frames as bags and the live node make them: sensor_msgs-like bgr8 + 16UC1 through images.py."""
+    from types import SimpleNamespace as NS
+
+    from spatialclaw_ros.frames.assemble import frame_from_messages
+
+    info = NS(k=[525.0, 0, w / 2, 0, 525.0, h / 2, 0, 0, 1], d=[0.0] * 5, width=w, height=h,
+              distortion_model="plumb_bob", header=NS(frame_id="camera_color_optical_frame"))
+    out = []
+    for i in range(n):
+        hdr = NS(stamp=NS(sec=i, nanosec=0), frame_id="camera_color_optical_frame")
+        color = NS(encoding="bgr8", height=h, width=w, step=w * 3, is_bigendian=0, header=hdr,
+                   data=np.full((h, w, 3), i % 251, np.uint8).tobytes())
+        depth = NS(encoding="16UC1", height=h, width=w, step=w * 2, is_bigendian=0, header=hdr,
+                   data=np.full((h, w), 1000 + i, np.uint16).tobytes())
+        out.append(frame_from_messages(color, info, depth=depth, pose=np.eye(4), fixed_frame="odom"))
+    return out
+
+
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = fn()
@@ -87,6 +108,9 @@ def bench_ours(sb: SandboxConfig, *, cells: int, repeats: int, n_frames: int) ->
     res["cold_start_ms"] = _ms(cold)
     plain = _frames(n_frames, zero_copy=False)
     shared = _frames(n_frames, zero_copy=True)
+    t0 = time.perf_counter()
+    converted = _converted_frames(n_frames)
+    res["convert_frames_ms"] = (time.perf_counter() - t0) * 1e3
     pool = KernelPool(sb, size=1)
     try:
         def acquire(frames: list[Frame]) -> tuple[float, float]:
@@ -105,9 +129,15 @@ def bench_ours(sb: SandboxConfig, *, cells: int, repeats: int, n_frames: int) ->
         res["warm_acquire_child_init_ms"] = _ms([w[1] for w in warm])
         copy = [acquire(plain) for _ in range(repeats)]
         zero = [acquire(shared) for _ in range(repeats)]
+        stats0 = protocol.copy_stats()
+        conv = [acquire(converted) for _ in range(repeats)]
+        stats1 = protocol.copy_stats()
+        res["converted_frames_bytes_copied"] = stats1["bytes_copied"] - stats0["bytes_copied"]
+        res["converted_frames_arrays_shared"] = stats1["arrays_shared"] - stats0["arrays_shared"]
         base = statistics.median(w[0] for w in warm)
         res["inject_copy_ms"] = _ms([max(0.0, c[0] - base) for c in copy])
         res["inject_zero_copy_ms"] = _ms([max(0.0, z[0] - base) for z in zero])
+        res["inject_converted_ms"] = _ms([max(0.0, c[0] - base) for c in conv])
         res["acquire_with_frames_copy_ms"] = _ms([c[0] for c in copy])
         res["acquire_with_frames_zero_copy_ms"] = _ms([z[0] for z in zero])
         pool.wait_warm(timeout_s=120)
@@ -186,12 +216,14 @@ def main(args: argparse.Namespace, cfg: Config) -> int:
     if getattr(args, "mode", None):
         sb.mode = args.mode
     reps = max(1, int(args.repeats))
+    load_before = os.getloadavg()
     ours = bench_ours(sb, cells=int(args.cells), repeats=reps, n_frames=int(args.frames))
     jup = {"skipped": "--no-jupyter"} if args.no_jupyter else bench_jupyter(
         cells=int(args.cells), repeats=max(1, min(reps, 3)), n_frames=int(args.frames))
     doc = {"bench": "kernel", "host": platform.node(), "machine": platform.machine(),
            "cpus": os.cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "frames": int(args.frames), "frame_size": "640x480 RGB + float32 depth",
+           "load_avg_1_5_15": {"before": list(load_before), "after": list(os.getloadavg())},
            "targets_ms": TARGETS_MS, "ours": ours, "jupyter": jup}
     rows = [
         ("start incl. fork server (once)", f"{ours['first_start_with_server_ms']:.2f}", ""),
@@ -201,15 +233,20 @@ def main(args: argparse.Namespace, cfg: Config) -> int:
         ("cell round trip p90", _fmt(ours["cell_round_trip_ms"], "p90"),
          _fmt(jup.get("cell_round_trip_ms"), "p90")),
         (f"inject {args.frames} RGB-D, zero-copy", _fmt(ours["inject_zero_copy_ms"]), ""),
+        (f"inject {args.frames} RGB-D, from images.py", _fmt(ours["inject_converted_ms"]), ""),
         (f"inject {args.frames} RGB-D, copied", _fmt(ours["inject_copy_ms"]),
          _fmt(jup.get("inject_pickle_ms")) + " (pickle)"),
     ]
-    print(f"kernel benchmark, {os.cpu_count()} CPUs, sandbox layers: {', '.join(ours.get('layers', []))}")
+    print(f"kernel benchmark, {os.cpu_count()} CPUs, load average {load_before[0]:.2f} (1 min), "
+          f"sandbox layers: {', '.join(ours.get('layers', []))}")
     print(f"{'ms (p50 unless noted)':<36}{'ours':>12}{'jupyter':>22}")
     for name, a, b in rows:
         print(f"{name:<36}{a:>12}{b:>22}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2))
+    print(f"frames from images.py: {ours['converted_frames_bytes_copied']} bytes copied, "
+          f"{ours['converted_frames_arrays_shared']} arrays sent by descriptor "
+          f"(conversion of {args.frames} frames: {ours['convert_frames_ms']:.1f} ms)")
     print(f"wrote {out}")
     return 0

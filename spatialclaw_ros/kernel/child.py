@@ -75,6 +75,7 @@ def serve(sock_fd: int, opts: dict[str, Any], zygote_pid: int, notes: list[str],
         warm.install({})
         warm.run("_w = [1]\n_w", 0)
         del warm
+        protocol.prewarm_decoder()      # the fork's copy-on-write faults for a frame message, now
     except Exception:  # noqa: BLE001,S110 - warming is best effort
         pass
     chan = protocol.Channel(socket.socket(fileno=sock_fd), untrusted_peer=False)

@@ -110,11 +110,14 @@ def map_readonly(fd: int, *, require_sealed: bool = False, max_bytes: int = 1 <<
 def view(mm: mmap.mmap, dtype: str, shape: list[int], offset: int) -> np.ndarray:
     """A read-only numpy view of part of a mapped block, bounds-checked."""
     dt = check_dtype(dtype)
-    if not isinstance(shape, (list, tuple)) or not all(
-            isinstance(s, int) and s >= 0 for s in shape) or len(shape) > 8:
+    if type(shape) is not list and type(shape) is not tuple or len(shape) > 8:
         raise ShmError(f"bad array shape {shape!r}")
-    n = math.prod(shape) * dt.itemsize
-    if not isinstance(offset, int) or offset < 0 or offset + n > len(mm):
+    n = dt.itemsize
+    for s in shape:
+        if type(s) is not int or s < 0:
+            raise ShmError(f"bad array shape {shape!r}")
+        n *= s
+    if type(offset) is not int or offset < 0 or offset + n > len(mm):
         raise ShmError("array lies outside its shared block")
     arr = np.ndarray(tuple(shape), dt, buffer=mm, offset=offset)
     arr.flags.writeable = False
