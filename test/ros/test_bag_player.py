@@ -44,7 +44,9 @@ def test_bag_replay_feeds_the_node_on_sim_time_and_answers(make_graph, shared_po
     for f in frames:
         assert f.T_fixed_camera is not None and f.labels is not None and f.depth is not None
         np.testing.assert_allclose(f.T_fixed_camera, poses[f.stamp_ns], atol=1e-6)
-    # use_sim_time: the node's clock is the bag's
+    # use_sim_time: the node's clock is the bag's (its last /clock may be handled after the frames)
+    wait_for(lambda: g.agent.get_clock().now().nanoseconds >= max(poses),
+             what=lambda: f"node clock {g.agent.get_clock().now().nanoseconds} to reach {max(poses)}")
     now = g.agent.get_clock().now().nanoseconds
     assert min(poses) <= now <= max(poses) + 200_000_000
     assert clocks and clocks[-1].clock.sec == now // 10**9
