@@ -131,37 +131,18 @@ def da3metric_module(model: Any) -> Any:
     return _Da3MetricContract(model.model).eval()
 
 
-class TorchDa3MetricBackend:
-    """da3metric-large on torch from a local checkpoint; same contract as its ONNX graph (depth, sky)."""
-
-    name = "torch"
-
-    def __init__(self, checkpoint: str | os.PathLike[str], device: str = "") -> None:
-        import torch
-        self._torch = torch
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self._module = da3metric_module(load_da3(checkpoint)).to(self.device)
-        self.inputs: list[Any] = []
-
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Forward on the contract input; numpy outputs by name."""
-        torch = self._torch
-        x = torch.from_numpy(np.ascontiguousarray(feeds[da3c.INPUT_NAME], np.float32)).to(self.device)
-        with torch.inference_mode(), export_shims():
-            outs = self._module(x)
-        return {k: v.float().cpu().numpy() for k, v in zip(da3c.METRIC_OUTPUT_NAMES, outs)}
-
-
 class TorchDa3Backend:
     """DA3 on torch from a local checkpoint, fp32, CPU or CUDA; same contract as the ONNX graph."""
 
     name = "torch"
+    output_names = da3c.OUTPUT_NAMES
+    _contract = staticmethod(da3_module)
 
     def __init__(self, checkpoint: str | os.PathLike[str], device: str = "") -> None:
         import torch
         self._torch = torch
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self._module = da3_module(load_da3(checkpoint)).to(self.device)
+        self._module = self._contract(load_da3(checkpoint)).to(self.device)
         self.inputs: list[Any] = []
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -170,7 +151,14 @@ class TorchDa3Backend:
         x = torch.from_numpy(np.ascontiguousarray(feeds[da3c.INPUT_NAME], np.float32)).to(self.device)
         with torch.inference_mode(), export_shims():
             outs = self._module(x)
-        return {k: v.float().cpu().numpy() for k, v in zip(da3c.OUTPUT_NAMES, outs)}
+        return {k: v.float().cpu().numpy() for k, v in zip(self.output_names, outs)}
+
+
+class TorchDa3MetricBackend(TorchDa3Backend):
+    """da3metric-large on torch from a local checkpoint; same contract as its ONNX graph (depth, sky)."""
+
+    output_names = da3c.METRIC_OUTPUT_NAMES
+    _contract = staticmethod(da3metric_module)
 
 
 def export_da3_onnx(checkpoint: str | os.PathLike[str], out_path: str | os.PathLike[str], views: int,
