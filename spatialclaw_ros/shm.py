@@ -71,12 +71,24 @@ def _release(mm: mmap.mmap, off: int, n: int) -> None:
         pass
 
 
+_FIXED_SIZE_SEALS = 0x0001 | 0x0002 | 0x0004     # F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW
+
+
 def _new_block(size: int) -> mmap.mmap:
-    fd = os.memfd_create("spatialclaw-frames", os.MFD_CLOEXEC)
+    # Kernels get ro_fd. So that none can change or shrink what the node and later queries see:
+    # mode 0400 (reopening /proc/self/fd/N read-write needs write permission, and a kernel is not
+    # the owner, or - same uid without namespaces - may not chmod: seccomp), and sealed against
+    # shrinking and growing (no truncation, so no SIGBUS in the node). Writes stay possible through
+    # the node's own read-write mapping (F_SEAL_WRITE would forbid those and MADV_REMOVE).
+    fd = os.memfd_create("spatialclaw-frames", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
         os.ftruncate(fd, size)
         mm = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        os.fchmod(fd, 0o400)
         ro_fd = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _FIXED_SIZE_SEALS)
     except BaseException:
         os.close(fd)
         raise

@@ -110,7 +110,7 @@ def serve(sock_fd: int, opts: dict[str, Any], zygote_pid: int, notes: list[str],
         op = msg.get("op")
         if op == "init":
             t_init = time.perf_counter()
-            scratch = msg["scratch_dir"]
+            scratch = sandbox.kernel_scratch(msg["scratch_dir"])   # its private tmpfs if any
             layers, late_notes = sandbox.apply_late(opts, scratch, read_only)
             t_sandbox = time.perf_counter()
             try:

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from typing import Any
@@ -32,7 +31,7 @@ class Zygote:
 
     def __init__(self, cfg: SandboxConfig, start_timeout_s: float = 120.0) -> None:
         ours, theirs = protocol.socket_pair()
-        self.errfile = tempfile.TemporaryFile(prefix="spatialclaw-zygote-")
+        self.errfile = capped_errfile()
         opts = {"mode": cfg.mode, "memory_mb": cfg.memory_mb, "cpu_s": cfg.cpu_s,
                 "max_open_files": cfg.max_open_files, "max_file_mb": cfg.max_file_mb,
                 "max_processes": cfg.max_processes}
@@ -69,6 +68,11 @@ class Zygote:
         if msg.get("op") != "ready":
             self.close()
             raise KernelDiedError(f"the kernel fork server sent {msg.get('op')!r}")
+        # In its own PID namespace the server's and kernels' pids are not ours: translate them.
+        self.pidns = bool(msg.get("pidns"))
+        self.server_pid = _only_child(self.pid) if self.pidns else self.pid
+        self.outside_uid = msg.get("outside_uid")
+        self._host_pid: dict[int, int] = {}
         self.start_s = time.perf_counter() - t0
         self._reader = threading.Thread(target=self._read, name="kernel-zygote", daemon=True)
         self._reader.start()
@@ -84,12 +88,23 @@ class Zygote:
                 return
             with self._cond:
                 if msg.get("op") == "forked":
-                    self._forked.append(int(msg["pid"]))
+                    self._forked.append(self._to_host(int(msg["pid"])))
                 elif msg.get("op") == "exited":
-                    self._exited[int(msg["pid"])] = int(msg["code"])
+                    inner = int(msg["pid"])
+                    self._exited[self._host_pid.pop(inner, inner)] = int(msg["code"])
                 elif msg.get("op") == "error":
                     self._forked.append(-1)
                 self._cond.notify_all()
+
+    def _to_host(self, inner: int) -> int:
+        """A kernel's pid as the node sees it (the server reports pids of its PID namespace)."""
+        if not self.pidns or inner < 0:
+            return inner
+        for pid in _children(self.server_pid):
+            if _ns_pids(pid)[-1:] == [inner]:
+                self._host_pid[inner] = pid
+                return pid
+        return -1
 
     def alive(self) -> bool:
         """True while the fork server runs."""
@@ -145,7 +160,7 @@ class KernelProcess:
     def __init__(self, zygote: Zygote) -> None:
         self.zygote = zygote
         parent_sock, child_sock = protocol.socket_pair()
-        self.errfile = tempfile.TemporaryFile(prefix="spatialclaw-kernel-")
+        self.errfile = capped_errfile()
         self.started = time.perf_counter()
         try:
             self.pid = zygote.fork(child_sock, self.errfile)
@@ -249,10 +264,56 @@ class KernelProcess:
             pass
 
 
+STDERR_CAP = 256 * 1024
+
+
+def capped_errfile(cap: int = STDERR_CAP) -> Any:
+    """A file for a kernel's stderr that cannot hold more than `cap` bytes (a sealed-size memfd).
+
+    Writes past the cap fail in the kernel (EPERM); nothing reaches the disk. What was written
+    ends at the shared file offset, which _tail reads.
+    """
+    import fcntl
+
+    fd = os.memfd_create("spatialclaw-stderr", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        os.ftruncate(fd, cap)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "r+b", buffering=0)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def _only_child(pid: int) -> int:
+    kids = _children(pid)
+    return kids[0] if kids else pid
+
+
+def _ns_pids(pid: int) -> list[int]:
+    """The NSpid line of /proc/<pid>/status: the pid in each nested PID namespace."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return [int(x) for x in line.split()[1:]]
+    except (OSError, ValueError):
+        pass
+    return []
+
+
 def _tail(f: Any, n: int) -> str:
     try:
-        size = os.fstat(f.fileno()).st_size
-        data = os.pread(f.fileno(), n, max(0, size - n))
+        size = os.lseek(f.fileno(), 0, os.SEEK_CUR)
+        data = os.pread(f.fileno(), min(n, size), max(0, size - n))
         return data.decode("utf-8", "replace").strip()
     except (OSError, ValueError):
         return ""

@@ -1,12 +1,18 @@
-"""OS isolation of the kernel child: which layers exist here, and applying them in the child.
+"""OS isolation of the kernel: which layers this host offers, and applying them in the kernel.
 
-Layers (see docs/sandbox.md):
-  userns     own user namespace: no capabilities in the host namespace, RLIMIT_NPROC counted afresh
+Layers (see docs/sandbox.md; `namespaces.py` builds the namespaces):
+  identity   the kernel is unprivileged as seen from the host (uid 65534 or the node's own uid, not
+             uid 0 of a namespace that owns host files), with every capability set empty
+  userns     own user namespace (how a root or non-root node gets the namespaces below)
+  pidns      own PID namespace: no other process of the host is visible or reachable
+  ipcns      own IPC namespace: SysV and POSIX IPC of the host out of reach, gone with the kernel
+  mountns    a minimal read-only view (interpreter, libraries, package) and a private, size-capped
+             tmpfs scratch that disappears with the kernel
+  procns     its own /proc (hidepid=2: not even sibling kernels are listed)
   netns      own network namespace: no interfaces at all, not even loopback
   landlock   file system read-only beneath the interpreter/library dirs, writable only in scratch;
-             no other file readable; TCP denied (ABI >= 4); signals and abstract Unix sockets
-             scoped to the kernel (ABI >= 6); no ptrace of processes outside the kernel
-  seccomp    no new sockets, signals only to itself, no ptrace/setsid/namespaces/io_uring/...
+             TCP denied (ABI >= 4); signals and abstract Unix sockets scoped (ABI >= 6)
+  seccomp    default-deny allow-list with argument filters (seccomp.py)
   rlimits    address space, CPU seconds, open files, processes, file size, no core dumps
   env-scrub  the child gets an allow-listed environment: no keys, tokens or ROS_* variables
   pgroup     the kernel leads its own process group; the parent kills the whole group
@@ -22,23 +28,39 @@ import sys
 import threading
 from typing import Any
 
-from spatialclaw_ros.kernel import landlock, seccomp
+from spatialclaw_ros.kernel import landlock, namespaces, seccomp
 
-ALL_LAYERS = ["userns", "netns", "landlock", "seccomp", "rlimits", "env-scrub", "pgroup"]
+ALL_LAYERS = ["identity", "userns", "pidns", "ipcns", "mountns", "procns", "netns", "landlock",
+              "seccomp", "rlimits", "env-scrub", "pgroup"]
 # What `sandbox.mode: strict` requires: each protection needs one of its layers.
 PROTECTIONS: dict[str, tuple[str, ...]] = {
-    "network": ("netns", "seccomp"),
-    "file system": ("landlock",),
-    "signals and ptrace": ("seccomp", "landlock"),
+    "no privilege over the host": ("identity",),
+    "other processes out of reach": ("pidns",),
+    "host IPC out of reach": ("ipcns",),
+    "file system view and scratch quota": ("mountns",),
+    "network": ("netns",),
+    "syscall allow-list": ("seccomp",),
     "resource limits": ("rlimits",),
     "secrets in environment": ("env-scrub",),
+}
+# What a container needs so that `strict` runs (docs/sandbox.md "Docker"): the kernel's fork server
+# creates user/PID/IPC/mount/net/UTS namespaces, mounts tmpfs/proc/binds in them, and installs
+# seccomp and Landlock itself. Docker's default seccomp profile and AppArmor profile refuse the
+# first two; a dedicated AppArmor profile (docker/apparmor/spatialclaw-kernel) is the narrower fix.
+DOCKER_REQUIREMENTS: dict[str, Any] = {
+    "security_opt": ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"],
+    "security_opt_with_profile": ["seccomp=unconfined", "apparmor=spatialclaw-kernel",
+                                  "systempaths=unconfined"],
+    "cap_add": [],
+    "sysctls_host": {"kernel.unprivileged_userns_clone": 1, "user.max_user_namespaces": ">0"},
+    "why": {"seccomp": "the default profile blocks unshare/clone with namespace flags and mount",
+            "apparmor": "docker-default denies mount (tmpfs, proc, bind) inside the container",
+            "systempaths": "masked /proc paths forbid mounting a fresh procfs in a PID namespace"},
 }
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 _SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION)"
                      r"|^(ROS_|RMW_|AMENT_|FASTDDS_|CYCLONEDDS_|SPATIALCLAW_|AWS_|GOOGLE_|AZURE_"
                      r"|OPENAI_|HF_|HUGGING)", re.IGNORECASE)
-CLONE_NEWNS_USER = 0x10000000
-CLONE_NEWNET = 0x40000000
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -70,13 +92,20 @@ _detect_lock = threading.Lock()
 _detected: dict[str, str] | None = None
 
 _PROBE = r"""
-import ctypes, sys
+import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
 out = []
-for name, flags in (("userns+netns", 0x50000000), ("netns", 0x40000000)):
-    if libc.unshare(flags) == 0:
-        out.append(name); break
-    out.append(name + ":" + str(ctypes.get_errno()))
+if os.fork() == 0:       # a child: the probe's namespaces must not leak into this process
+    os._exit(0 if libc.unshare(0x10000000 | 0x6C020000) == 0 else 100 + ctypes.get_errno())
+_, st = os.wait()
+code = os.waitstatus_to_exitcode(st)
+out.append("userns" if code == 0 else "userns:" + str(code - 100))
+if code != 0 and os.geteuid() == 0:
+    if os.fork() == 0:
+        os._exit(0 if libc.unshare(0x6C020000) == 0 else 100 + ctypes.get_errno())
+    _, st = os.wait()
+    code = os.waitstatus_to_exitcode(st)
+    out.append("ns" if code == 0 else "ns:" + str(code - 100))
 print(" ".join(out))
 """
 
@@ -89,23 +118,25 @@ def detect_sandbox_layers(*, refresh: bool = False) -> dict[str, str]:
             return dict(_detected)
         res: dict[str, str] = {}
         try:
-            env = child_env()
-            out = subprocess.run([sys.executable, "-I", "-S", "-c", _PROBE], env=env,
+            out = subprocess.run([sys.executable, "-I", "-S", "-c", _PROBE], env=child_env(),
                                  capture_output=True, text=True, timeout=20).stdout.split()
         except (OSError, subprocess.SubprocessError) as exc:
             out = [f"probe:{exc}"]
-        if "userns+netns" in out:
-            res["userns"] = res["netns"] = "available"
+        errs = {w.split(":")[0]: w.split(":", 1)[1] for w in out if ":" in w}
+        root = os.geteuid() == 0
+        res["identity"] = "available"
+        if "userns" in out:
+            res["userns"] = "available"
         else:
-            errs = {w.split(":")[0]: w.split(":", 1)[1] for w in out if ":" in w}
-            why = errs.get("userns+netns", "?")
-            res["userns"] = (f"unavailable: unshare(CLONE_NEWUSER) failed ({_errname(why)}); "
-                             "unprivileged user namespaces are off or restricted (AppArmor "
-                             "kernel.apparmor_restrict_unprivileged_userns, or "
-                             "user.max_user_namespaces=0)")
-            res["netns"] = "available" if "netns" in out else (
-                f"unavailable: unshare(CLONE_NEWNET) needs CAP_NET_ADMIN or a user namespace "
-                f"({_errname(errs.get('netns', '?'))})")
+            res["userns"] = (f"unavailable: unshare(CLONE_NEWUSER) failed "
+                             f"({_errname(errs.get('userns', '?'))}); unprivileged user namespaces "
+                             "are off or restricted (AppArmor kernel.apparmor_restrict_unprivileged_"
+                             "userns, a container's seccomp profile, or user.max_user_namespaces=0)")
+        ns_ok = "userns" in out or "ns" in out
+        why_ns = ("needs a user namespace (non-root node)" if not root else
+                  f"unshare failed ({_errname(errs.get('ns', '?'))})")
+        for layer in ("pidns", "ipcns", "mountns", "procns", "netns"):
+            res[layer] = "available" if ns_ok else f"unavailable: {why_ns}"
         abi = landlock.abi_version()
         res["landlock"] = f"available (ABI {abi})" if abi else (
             "unavailable: kernel < 5.13 or 'landlock' not in the lsm= boot parameter")
@@ -142,8 +173,23 @@ def _prctl(option: int, arg: int) -> None:
         raise OSError(err, os.strerror(err))
 
 
+_server: dict[str, Any] = {"ns": None, "opts": {}}
+
+
+def set_server_state(ns: "namespaces.NsState", opts: dict[str, Any]) -> None:
+    """In the fork server: what its namespaces are (every kernel forked from it inherits this)."""
+    _server["ns"] = ns
+    _server["opts"] = dict(opts)
+
+
+def _identity_deferred() -> bool:
+    """Root node without any namespace: the kernel becomes nobody at "init" (after chowning scratch)."""
+    ns = _server["ns"]
+    return os.geteuid() == 0 and ns is not None and not ns.userns and not ns.pidns
+
+
 def apply_early(parent_pid: int, mode: str) -> tuple[list[str], list[str]]:
-    """Before heavy imports (single-threaded): die with the parent, namespaces. (layers, notes)."""
+    """In a fresh kernel, before heavy work: die with the parent, scratch, identity. (layers, notes)."""
     layers, notes = [], []
     _prctl(1, 9)                      # PR_SET_PDEATHSIG = SIGKILL
     if os.getppid() != parent_pid:
@@ -155,23 +201,50 @@ def apply_early(parent_pid: int, mode: str) -> tuple[list[str], list[str]]:
     layers.append("env-scrub")
     if mode == "off":
         return layers, notes
-    if _libc.unshare(CLONE_NEWNS_USER | CLONE_NEWNET) == 0:
-        layers += ["userns", "netns"]
-        _prctl(1, 9)                  # a credential change may clear PDEATHSIG: set it again
-        if os.getppid() != parent_pid:
-            os._exit(3)
-    else:
-        e1 = ctypes.get_errno()
-        notes.append(f"userns: unshare(CLONE_NEWUSER) failed: {os.strerror(e1)}")
-        if _libc.unshare(CLONE_NEWNET) == 0:
-            layers.append("netns")
-        else:
-            notes.append(f"netns: unshare(CLONE_NEWNET) failed: {os.strerror(ctypes.get_errno())}")
+    ns = _server["ns"] or namespaces.NsState()
+    opts = _server["opts"]
+    layers += [x for x in ns.layers if x not in layers]
+    root = os.geteuid() == 0
+    try:
+        if ns.mountns:
+            namespaces.private_scratch(int(opts.get("max_file_mb", 256)),
+                                       uid=None if ns.userns else namespaces.NOBODY)
+        if ns.userns:
+            namespaces.drop_privileges()
+        elif root and ns.pidns:
+            namespaces.drop_privileges(namespaces.NOBODY)
+        elif not root:
+            namespaces.drop_privileges()
+    except OSError as exc:
+        notes.append(f"identity: {exc}")
+    if not _identity_deferred():
+        _check_identity(layers, notes)
     try:
         _prctl(4, 0)                  # PR_SET_DUMPABLE = 0: siblings cannot ptrace or read us
     except OSError as exc:
         notes.append(f"PR_SET_DUMPABLE: {exc}")
     return layers, notes
+
+
+def _check_identity(layers: list[str], notes: list[str]) -> None:
+    """Add "identity" when this process is unprivileged as seen from the host."""
+    caps = namespaces.capabilities()
+    ns = _server["ns"]
+    outside = ns.outside_uid if ns is not None and ns.userns else os.geteuid()
+    if outside != 0 and caps.get("CapEff", 1) == 0 and caps.get("CapPrm", 1) == 0:
+        if "identity" not in layers:
+            layers.insert(0, "identity")
+    else:
+        notes.append(f"identity: the kernel is uid {outside} as seen from the host with "
+                     f"CapEff {caps.get('CapEff', 0):x}")
+
+
+def kernel_scratch(requested: str) -> str:
+    """The scratch dir the kernel uses: its private tmpfs where it has one, else the parent's dir."""
+    ns = _server["ns"]
+    if ns is not None and ns.mountns and _server["opts"].get("mode") != "off":
+        return namespaces.SCRATCH
+    return requested
 
 
 def read_paths(package_dir: str) -> list[str]:
@@ -201,7 +274,7 @@ def apply_warm(opts: dict[str, Any]) -> tuple[list[str], list[str]]:
     except OSError as exc:
         notes.append(f"no_new_privs: {exc}")
     try:
-        seccomp.install(os.getpid())
+        seccomp.install(os.getpid(), identity_drop=_identity_deferred())
         layers.append("seccomp")
     except OSError as exc:
         notes.append(f"seccomp: {exc}")
@@ -230,6 +303,17 @@ def apply_late(opts: dict[str, Any], scratch_dir: str, read_only: list[str]) -> 
     notes: list[str] = []
     if opts.get("mode") == "off":
         return layers, notes
+    from spatialclaw_ros.kernel import shm
+
+    shm.set_block_dir(scratch_dir)     # memfd_create is denied: blocks live in the capped scratch
+    if _identity_deferred():           # root without namespaces: become nobody now
+        try:
+            os.chown(scratch_dir, namespaces.NOBODY, namespaces.NOBODY)
+            namespaces.drop_privileges(namespaces.NOBODY)
+            seccomp.install_program(seccomp.deny_filter(seccomp.IDENTITY_DROP))
+            _check_identity(layers, notes)
+        except OSError as exc:
+            notes.append(f"identity: could not become uid {namespaces.NOBODY}: {exc}")
     nthreads = len(os.listdir("/proc/self/task"))
     if nthreads != 1:
         notes.append(f"the kernel has {nthreads} threads when sandboxing; Landlock binds only the "

@@ -53,14 +53,41 @@ def check_dtype(dtype: str | np.dtype) -> np.dtype:
     return dt
 
 
+_block_dir: str | None = None     # set in a sandboxed kernel: blocks are files in its scratch
+
+
+def set_block_dir(path: str | None) -> None:
+    """Make pack_arrays put blocks in unnamed files under `path` (the kernel's scratch) not memfds.
+
+    In the sandbox memfd_create is denied (a memfd's pages escape RLIMIT_AS); files in the
+    size-capped scratch count against its quota. Such blocks cannot be sealed: the parent copies
+    them (map_readonly) instead of mapping them.
+    """
+    global _block_dir
+    _block_dir = path
+
+
+def new_block_fd(name: str) -> int:
+    """A new sealable memfd, or in a sandboxed kernel an unnamed file in its scratch (see above)."""
+    if _block_dir is not None:
+        return os.open(_block_dir, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    return os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+
+
+def seal(fd: int) -> None:
+    """Seal a block against write, shrink and grow (a no-op for scratch files, which cannot be)."""
+    if _block_dir is None:
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
+
+
 def pack_arrays(arrays: list[np.ndarray], *, name: str = "spatialclaw") -> tuple[int, list[int]]:
-    """Copy arrays into one new sealed memfd; returns (fd, byte offset of each array)."""
+    """Copy arrays into one new sealed memfd (or scratch file); returns (fd, offset of each array)."""
     offsets: list[int] = []
     total = 0
     for a in arrays:
         offsets.append(total)
         total += _align(a.nbytes)
-    fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    fd = new_block_fd(name)
     try:
         os.ftruncate(fd, max(total, 1))
         # pwrite, not mmap + copy: the kernel fills page-cache pages without a user page fault
@@ -71,7 +98,7 @@ def pack_arrays(arrays: list[np.ndarray], *, name: str = "spatialclaw") -> tuple
                 while view:
                     n = os.pwrite(fd, view, off)
                     view, off = view[n:], off + n
-        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
+        seal(fd)
     except BaseException:
         os.close(fd)
         raise
@@ -94,16 +121,31 @@ def is_sealed(fd: int) -> bool:
 
 
 def map_readonly(fd: int, *, require_sealed: bool = False, max_bytes: int = 1 << 34) -> mmap.mmap:
-    """Map a received memfd read-only (checking seals when the sender is untrusted)."""
+    """Map a received block read-only; an untrusted sender's unsealed block is copied instead.
+
+    A mapping of a block the sender can still truncate would fault (SIGBUS) when read past the new
+    end, and one it can still write could change under a check: so from an untrusted sender only a
+    sealed memfd is mapped; anything else is read into private memory with pread (a short read
+    just leaves zeros).
+    """
     st = os.fstat(fd)
     import stat as _stat
 
     if not _stat.S_ISREG(st.st_mode):
         raise ShmError("shared block is not a memory file")
-    if require_sealed and not is_sealed(fd):
-        raise ShmError("shared block from the kernel is not sealed")
     if st.st_size <= 0 or st.st_size > max_bytes:
         raise ShmError(f"shared block has an unacceptable size ({st.st_size} bytes)")
+    if require_sealed and not is_sealed(fd):
+        mm = mmap.mmap(-1, st.st_size)
+        view_ = memoryview(mm)
+        off = 0
+        while off < st.st_size:
+            n = os.preadv(fd, [view_[off:]], off)
+            if n <= 0:
+                break
+            off += n
+        view_.release()
+        return mm
     return mmap.mmap(fd, st.st_size, mmap.MAP_SHARED, mmap.PROT_READ)
 
 

@@ -15,6 +15,7 @@ import select
 import signal
 import sys
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _reap(ctl) -> None:  # noqa: ANN001 - protocol.Channel
     while True:
@@ -38,9 +39,25 @@ def main() -> None:
     if os.getppid() != parent:
         os._exit(3)
 
+    from spatialclaw_ros.kernel import namespaces, sandbox
+
+    ns = namespaces.NsState()
+    if opts.get("mode") != "off":
+        ns = namespaces.enter(parent, sandbox.read_paths(_PACKAGE_DIR))   # returns in its PID 1
+        if ns.userns or ns.pidns:
+            try:
+                namespaces.build_view(ns)
+            except OSError as exc:
+                raise SystemExit(f"the kernel's read-only file system view failed: {exc}") from exc
+        for fd in ns.view_fds.values():
+            os.close(fd)
+        ns.view_fds.clear()
+        libc.prctl(4, 0, 0, 0, 0)              # PR_SET_DUMPABLE 0: kernels cannot read or trace it
+    sandbox.set_server_state(ns, opts)
+
     from spatialclaw_ros.kernel import child, protocol
 
-    notes: list[str] = []
+    notes: list[str] = list(ns.notes)
     make_toolbox = child.prewarm(notes)
     import gc
 
@@ -51,7 +68,8 @@ def main() -> None:
     signal.set_wakeup_fd(wfd)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     me = os.getpid()
-    ctl.send({"op": "ready", "pid": me})
+    ctl.send({"op": "ready", "pid": me, "pidns": ns.pidns, "layers": ns.layers,
+              "outside_uid": ns.outside_uid})
     while True:
         try:
             r, _, _ = select.select([ctl.sock, rfd], [], [])
