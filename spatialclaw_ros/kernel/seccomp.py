@@ -111,7 +111,8 @@ IDENTITY_DROP = ["fchown", "chown", "setgroups", "setresgid", "setresuid", "caps
 def all_names() -> set[str]:
     """Every syscall name the filter or its tests refer to (what the generated table must hold)."""
     return set(ALLOW) | set(FILTERED) | set(NOTABLE_DENIED) | set(IDENTITY_DROP) | {
-        "seccomp", "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self"}
+        "seccomp", "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self",
+        "ioprio_get", "shmctl", "msgctl", "semctl"}
 
 
 def machine() -> str | None:
