@@ -12,6 +12,7 @@ import base64
 import json
 import math
 import os
+import re
 import select
 import socket
 import threading
@@ -25,6 +26,16 @@ INLINE_MAX = 64 * 1024
 PACKET_MAX = 60 * 1024
 MAX_FDS = 200
 BODY_MAX = 64 * 1024 * 1024
+# What the parent accepts from the untrusted kernel, checked on the raw bytes BEFORE json parses
+# them: a body of at most UNTRUSTED_BODY_MAX bytes, at most MAX_CONTAINERS objects/arrays, at most
+# MAX_ITEMS values in them and nesting at most MAX_DEPTH deep (strings excluded from the scan). So
+# `{"variables": [{}, {}, ...]}` cannot make the parent build millions of objects.
+UNTRUSTED_BODY_MAX = 24 * 1024 * 1024
+MAX_CONTAINERS = 20_000
+MAX_ITEMS = 200_000
+MAX_DEPTH = 32
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKET = re.compile(rb"[\[\]{}]")
 
 
 _stats_lock = threading.Lock()
@@ -46,7 +57,32 @@ def _count(kind: str, nbytes: int) -> None:
 
 
 class ProtocolError(RuntimeError):
-    """The other side sent something that is not a valid message."""
+    """The other side sent something that is not a valid message (the text says what)."""
+
+
+def check_structure(data: bytes) -> None:
+    """Bound a message's size, object count, item count and depth before it is parsed.
+
+    Raises ProtocolError. Works on the raw JSON bytes: string contents are blanked first (a regex,
+    C speed), so braces printed by a cell do not count; what is left is punctuation and numbers.
+    """
+    if len(data) > UNTRUSTED_BODY_MAX:
+        raise ProtocolError(f"message too large ({len(data)} bytes > {UNTRUSTED_BODY_MAX})")
+    bare = _STRING.sub(b'""', data)
+    opens = bare.count(b"{") + bare.count(b"[")
+    if opens > MAX_CONTAINERS:
+        raise ProtocolError(f"message has too many objects/arrays ({opens} > {MAX_CONTAINERS})")
+    items = bare.count(b",") + bare.count(b":")
+    if items > MAX_ITEMS:
+        raise ProtocolError(f"message has too many values ({items} > {MAX_ITEMS})")
+    depth = 0
+    for m in _BRACKET.finditer(bare):
+        if m.group() in (b"{", b"["):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ProtocolError(f"message nests deeper than {MAX_DEPTH} levels")
+        else:
+            depth -= 1
 
 
 class ChannelClosed(EOFError):
@@ -287,8 +323,9 @@ class Channel:
                     if self.untrusted_peer and not shm.is_sealed(body_fd):
                         raise ProtocolError("message body is not sealed")
                     size = os.fstat(body_fd).st_size
-                    if size > BODY_MAX:
-                        raise ProtocolError(f"message too large ({size} bytes)")
+                    limit = UNTRUSTED_BODY_MAX if self.untrusted_peer else BODY_MAX
+                    if size > limit:
+                        raise ProtocolError(f"message too large ({size} bytes > {limit})")
                     rest = os.pread(body_fd, size, 0)
                 finally:
                     os.close(body_fd)
@@ -302,6 +339,13 @@ class Channel:
             for fd in fds:
                 os.close(fd)
             raise ProtocolError(f"malformed message: {exc}") from exc
+        if self.untrusted_peer:
+            try:
+                check_structure(rest)
+            except ProtocolError:
+                for fd in fds:
+                    os.close(fd)
+                raise
         try:
             msg = decode(rest, fds, untrusted=self.untrusted_peer)
         except (shm.ShmError, ValueError, TypeError, OSError, RecursionError) as exc:
