@@ -34,6 +34,7 @@ UNTRUSTED_BODY_MAX = 24 * 1024 * 1024
 MAX_CONTAINERS = 20_000
 MAX_ITEMS = 200_000
 MAX_DEPTH = 32
+UNTRUSTED_MAPPED_MAX = 4 * 1024 ** 3    # shared blocks one kernel message may have the parent map
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _BRACKET = re.compile(rb"[\[\]{}]")
 
@@ -213,6 +214,7 @@ class Decoder:
         self.fds = fds
         self.untrusted = untrusted
         self.maps: dict[int, Any] = {}
+        self.mapped = 0
 
     def hook(self, obj: dict[str, Any]) -> Any:
         """json object_hook: called for every JSON object, innermost first."""
@@ -240,6 +242,10 @@ class Decoder:
         mm = self.maps.get(idx)
         if mm is None:
             mm = shm.map_readonly(self.fds[idx], require_sealed=self.untrusted)
+            self.mapped += len(mm)
+            if self.untrusted and self.mapped > UNTRUSTED_MAPPED_MAX:
+                mm.close()
+                raise shm.ShmError(f"the message's shared blocks exceed {UNTRUSTED_MAPPED_MAX} bytes")
             self.maps[idx] = mm
         return shm.view(mm, ref.get("dtype", ""), ref.get("shape"), ref.get("offset", 0))
 

@@ -52,6 +52,16 @@ def _int(x: Any, what: str, lo: int, hi: int) -> int:
     return x
 
 
+def _number(x: Any, what: str) -> float:
+    """A finite float, or an int within +-2**53 (a huge int must not reach float())."""
+    if type(x) is int and -2 ** 53 <= x <= 2 ** 53:
+        return float(x)
+    if type(x) is float and math.isfinite(x):
+        return x
+    _fail(f"{what} must be a finite number, got {_brief(x)}")
+    raise AssertionError  # unreachable
+
+
 def _brief(x: Any) -> str:
     if type(x) is int:
         return "an int with %d digits" % len(str(abs(x))) if abs(x) > 10 ** 18 else str(x)
@@ -208,9 +218,8 @@ def check_result(msg: dict[str, Any], rid: int) -> dict[str, Any]:
               "was decoded")
     out["images"] = [check_image(im, i) for i, im in enumerate(images)]
     out["answer"] = check_answer(msg.get("answer"))
-    dur = msg.get("duration_s", 0.0)
-    if type(dur) not in (int, float) or not math.isfinite(dur) or dur < 0:
-        _fail("result duration_s must be a finite number >= 0")
+    if _number(msg.get("duration_s", 0.0), "result duration_s") < 0:
+        _fail("result duration_s must be >= 0")
     calls = msg.get("parent_calls", [])
     if type(calls) is not list or len(calls) > MAX_PARENT_CALLS:
         _fail("result parent_calls must be a short list")       # the parent keeps its own record
@@ -239,7 +248,7 @@ def check_init_ok(msg: dict[str, Any], rid: int) -> tuple[list[str], list[str], 
             _fail(f"init_ok {key} must be a list of at most {MAX_NOTES} str")
         lists.append([_str(x, f"init_ok {key}[{i}]", MAX_REPR) for i, x in enumerate(xs)])
     timings = msg.get("timings", {})
-    if type(timings) is not dict or len(timings) > MAX_NOTES or not all(
-            type(v) in (int, float) for v in timings.values()):
+    if type(timings) is not dict or len(timings) > MAX_NOTES:
         _fail("init_ok timings must be an object of numbers")
-    return lists[0], lists[1], timings
+    return lists[0], lists[1], {str(k)[:MAX_NAME]: _number(v, f"init_ok timings[{str(k)[:40]!r}]")
+                                for k, v in timings.items()}

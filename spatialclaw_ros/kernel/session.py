@@ -305,6 +305,10 @@ class KernelSession:
                     raise protocol.ProtocolError(f"sent {_op(msg)} during a cell")
             except protocol.ProtocolError as exc:
                 return self._violated(kernel, cell, t0, calls, str(exc)), replies
+            except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
+                # a check itself tripped over the message: still the kernel's doing
+                return self._violated(kernel, cell, t0, calls, f"malformed {_op(msg)} message "
+                                      f"({type(exc).__name__}: {str(exc)[:200]})"), replies
             if op == "result":
                 return self._result(fields, cell, t0, calls), replies
             h0 = time.perf_counter()

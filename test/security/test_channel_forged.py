@@ -126,3 +126,30 @@ def test_deep_nesting_is_refused_before_parsing(pool: KernelPool) -> None:
 def test_malformed_json_is_a_violation_not_a_crash(pool: KernelPool) -> None:
     err, _ = _violates(pool, "raw(b'J{\"op\": \"result\", ')")
     assert "malformed message" in err
+
+
+@probe
+def test_huge_numbers_in_checked_fields_are_a_violation(pool: KernelPool) -> None:
+    err, _ = _violates(pool, "result(duration_s=10**4000)")
+    assert "duration_s must be a finite number, got an int with 4001 digits" in err
+
+
+@probe
+def test_oversized_shared_blocks_are_refused(pool: KernelPool) -> None:
+    """A call whose arrays point at 20 sealed sparse memfds of 240 MiB (each under the kernel's
+    file-size limit): refused once more than 4 GiB would be mapped, and nothing is read."""
+    code = ("_os, _fc, _sk = _i('os'), _i('fcntl'), _i('socket')\n"
+            "fds = []\n"
+            "for _ in range(20):\n"
+            "    fd = _os.memfd_create('x', _os.MFD_ALLOW_SEALING)\n"
+            "    _os.ftruncate(fd, 240 * 1024 ** 2)\n"
+            "    _fc.fcntl(fd, _fc.F_ADD_SEALS, _fc.F_SEAL_SHRINK | _fc.F_SEAL_GROW | _fc.F_SEAL_WRITE)\n"
+            "    fds.append(fd)\n"
+            "ref = lambda i: {'__nd__': i, 'dtype': '|u1', 'shape': [8], 'offset': 0}\n"
+            "body = _i('json').dumps({'op': 'call', 'id': _rq['id'], 'seq': 1, 'name': 'vlm',\n"
+            "                         'payload': {'prompt': 'x', 'images': [ref(i) for i in range(20)]}})\n"
+            "_sk.send_fds(_ch.sock, [b'J' + body.encode()], fds)\n")
+    with PeakRss() as rss:
+        err, _ = _violates(pool, code)
+    assert "shared blocks exceed" in err
+    assert rss.growth_kb < 64 * 1024

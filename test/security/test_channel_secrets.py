@@ -153,3 +153,13 @@ def test_redaction_helpers() -> None:
     r = Redactor.for_vlm(url)
     assert r(f"GET {url} failed; password pw/x-1 and pw%2Fx-1") .count("***") >= 3
     assert "tok-123456" not in r(f"error for {url}") and "pw%2Fx-1" not in r(url)
+
+
+@probe
+def test_diagnostics_show_the_vlm_url_without_credentials() -> None:
+    pytest.importorskip("diagnostic_msgs")
+    from spatialclaw_ros.ros.diagnostics import probe_vlm
+
+    r = probe_vlm(f"http://alice:pw-s3cret-9c1@127.0.0.1:{closed_port()}/v1?key=tok-9f8e7d6c5b")
+    assert not r.reachable and "***" in r.detail
+    assert "pw-s3cret-9c1" not in r.detail and "tok-9f8e7d6c5b" not in r.detail
