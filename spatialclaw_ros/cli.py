@@ -25,7 +25,10 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE",
                    help="parameter YAML shared with the node (default: config/agent.yaml)")
     p.add_argument("--vlm-url", metavar="URL",
-                   help="OpenAI-compatible endpoint (env SPATIALCLAW_VLM_URL)")
+                   help="OpenAI-compatible endpoint (env SPATIALCLAW_VLM_URL); a URL with "
+                        "credentials goes in the environment or --vlm-url-file, not on the command line")
+    p.add_argument("--vlm-url-file", metavar="FILE",
+                   help="read the endpoint URL (it may hold credentials) from this file")
     p.add_argument("--model", metavar="NAME", help="served model name (env SPATIALCLAW_VLM_MODEL)")
     p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
                    help="override a parameter, e.g. --set agent.max_steps=10 (YAML value)")
@@ -69,8 +72,24 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - Config
             raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
         overrides[key.strip()] = yaml.safe_load(value)
+    from spatialclaw_ros.secrecy import has_credentials
+
+    if has_credentials(str(overrides.get("vlm.base_url") or "")):
+        raise ConfigError("--set vlm.base_url=... holds credentials, which every user can read in "
+                          "the process list: put the URL in SPATIALCLAW_VLM_URL or --vlm-url-file")
     if getattr(args, "vlm_url", None):
+        if has_credentials(args.vlm_url):
+            raise ConfigError("--vlm-url holds credentials (user:password@ or ?key=...), which every "
+                              "user can read in the process list: put the URL in the environment "
+                              "(SPATIALCLAW_VLM_URL) or a file (--vlm-url-file FILE), and an API key "
+                              "in SPATIALCLAW_VLM_API_KEY (vlm.api_key_env)")
         overrides["vlm.base_url"] = args.vlm_url
+    if getattr(args, "vlm_url_file", None):
+        try:
+            with open(args.vlm_url_file, encoding="utf-8") as f:
+                overrides["vlm.base_url"] = f.read().strip()
+        except OSError as exc:
+            raise ConfigError(f"--vlm-url-file: cannot read {args.vlm_url_file}: {exc.strerror}") from None
     if getattr(args, "model", None):
         overrides["vlm.model"] = args.model
     return load_config(getattr(args, "config", None), overrides)
@@ -78,6 +97,9 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - Config
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
+    from spatialclaw_ros.secrecy import harden_process
+
+    harden_process()     # same-uid processes (a kernel on a weak host) cannot read our env/memory
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:

@@ -89,6 +89,11 @@ class KernelDiedError(SpatialClawError):
     code = ErrorCode.KERNEL_DIED
 
 
+class KernelProtocolError(KernelDiedError):
+    """The kernel broke the channel protocol (model code wrote to the channel): the parent killed
+    it and the query ends. The message starts with "protocol violation by the kernel: "."""
+
+
 class QueryTimeoutError(SpatialClawError):
     """The query ran past its timeout."""
 

@@ -123,11 +123,19 @@ def normalize_unit(unit: Any) -> str:
     return u
 
 
+TEXT_MAX = 4096          # characters of a text answer
+GEOMETRY_MAX_VALUES = 4096
+
+
 def _finite_float(x: Any, what: str) -> float:
     if isinstance(x, (bool, np.bool_)):
         raise AnswerMismatch(f"{what} must be a number, got a boolean {x!r}")
     try:
         v = float(x)
+    except OverflowError:
+        raise AnswerMismatch(f"{what} must be a finite number, got an integer too large for a float "
+                             f"({_digits(x)} digits); check the computation and return the value "
+                             "in a sensible unit") from None
     except (TypeError, ValueError):
         raise AnswerMismatch(f"{what} must be a number, got {type(x).__name__} {_short(x)}") from None
     if not math.isfinite(v):
@@ -135,14 +143,49 @@ def _finite_float(x: Any, what: str) -> float:
     return v
 
 
+def _digits(x: Any) -> int:
+    try:
+        return len(str(abs(int(x))))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def _short(x: Any, n: int = 80) -> str:
-    s = repr(x)
+    if isinstance(x, int) and not isinstance(x, bool) and abs(x) > 10 ** 30:
+        return f"an int of {_digits(x)} digits"
+    if isinstance(x, str) and len(x) > n:
+        return repr(x[:n]) + f"... ({len(x)} characters)"
+    try:
+        s = repr(x)
+    except ValueError:            # e.g. an int beyond the str conversion limit
+        return f"a {type(x).__name__}"
     return s if len(s) <= n else s[:n] + "..."
+
+
+def _check_geometry(x: Any, path: str, count: list[int]) -> None:
+    """Geometry holds finite numbers, str, bool and lists/dicts of them, at most 4096 values."""
+    count[0] += 1
+    if count[0] > GEOMETRY_MAX_VALUES:
+        raise AnswerMismatch(f"geometry holds more than {GEOMETRY_MAX_VALUES} values; keep the key "
+                             "points only")
+    if isinstance(x, dict):
+        for k, v in x.items():
+            _check_geometry(v, f"{path}[{str(k)[:40]!r}]", count)
+    elif isinstance(x, (list, tuple)):
+        for i, v in enumerate(x):
+            _check_geometry(v, f"{path}[{i}]", count)
+    elif isinstance(x, (bool, np.bool_, str)) or x is None:
+        return
+    else:
+        _finite_float(x, f"geometry {path}")
 
 
 def _vec3(value: Any, what: str) -> tuple[float, float, float]:
     try:
         arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    except OverflowError:
+        raise AnswerMismatch(f"{what} must be 3 finite numbers [x, y, z]; a coordinate is too "
+                             "large for a float") from None
     except (TypeError, ValueError):
         raise AnswerMismatch(f"{what} must be 3 numbers [x, y, z], got {_short(value)}") from None
     if arr.size != 3:
@@ -202,6 +245,17 @@ class AnswerValidator:
 
     def validate(self, raw: dict[str, Any], *, is_fallback: bool = False) -> Answer:
         """ReturnAnswer kwargs (value, unit, frame, stamp_ns, uncertainty) -> Answer, or AnswerMismatch."""
+        try:
+            return self._validate(raw, is_fallback)
+        except AnswerMismatch:
+            raise
+        except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:
+            # whatever the value was, the model gets a reason, never an internal error
+            raise AnswerMismatch(f"the answer could not be read ({type(exc).__name__}: "
+                                 f"{_short(str(exc), 200)}); return a plain number, point, "
+                                 "choice, bool, count or short text") from None
+
+    def _validate(self, raw: dict[str, Any], is_fallback: bool) -> Answer:
         if not isinstance(raw, dict) or "value" not in raw:
             raise AnswerMismatch("call ReturnAnswer(value, ...) with the answer as its first argument")
         value = raw.get("value")
@@ -214,7 +268,8 @@ class AnswerValidator:
         ans = Answer(answer_type=t, text="", is_fallback=is_fallback)
         stamp = raw.get("stamp_ns")
         if stamp is not None:
-            if isinstance(stamp, bool) or not isinstance(stamp, (int, np.integer)) or stamp < 0:
+            if isinstance(stamp, bool) or not isinstance(stamp, (int, np.integer)) or stamp < 0 \
+                    or stamp >= 2 ** 63:
                 raise AnswerMismatch(f"stamp_ns must be a non-negative int (nanoseconds), got "
                                      f"{_short(stamp)}; see Metadata['stamps_ns']")
             ans.stamp_ns = int(stamp)
@@ -223,6 +278,7 @@ class AnswerValidator:
             if not isinstance(geometry, dict):
                 raise AnswerMismatch("geometry must be a dict such as {'closest_points': [[x, y, z], "
                                      f"[x, y, z]], 'frame': ...}}, got {_short(geometry)}")
+            _check_geometry(geometry, "", [0])
             ans.geometry = dict(geometry)
             ans.geometry.setdefault("frame", frame or spec.fixed_frame)
         unc = raw.get("uncertainty")
@@ -233,6 +289,9 @@ class AnswerValidator:
             number = _finite_float(value, "the answer")
             target_unit, factor = self._number_unit(unit)
             ans.number = number * factor
+            if not math.isfinite(ans.number):
+                raise AnswerMismatch(f"the answer {number:g} {unit} is out of range in "
+                                     f"{target_unit or 'the base unit'}; return a finite number")
             ans.unit = target_unit
             ans.uncertainty = unc_v * factor
             ans.text = f"{ans.number:.4g} {ans.unit}".strip()
@@ -267,9 +326,15 @@ class AnswerValidator:
         else:  # TEXT
             if isinstance(value, (list, dict, tuple, np.ndarray)) or value is None:
                 raise AnswerMismatch(f"this question expects a short text answer, got {_short(value)}")
+            if isinstance(value, str) and len(value) > TEXT_MAX:
+                raise AnswerMismatch(f"the text answer is {len(value)} characters long (at most "
+                                     f"{TEXT_MAX}); answer briefly, print details instead")
             text = str(value).strip()
             if not text:
                 raise AnswerMismatch("the text answer is empty")
+            if len(text) > TEXT_MAX:
+                raise AnswerMismatch(f"the text answer is {len(text)} characters long (at most "
+                                     f"{TEXT_MAX}); answer briefly")
             ans.text = text
         return ans
 

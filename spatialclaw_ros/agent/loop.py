@@ -14,19 +14,24 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 from spatialclaw_ros.agent.answers import AnswerMismatch, AnswerValidator
 from spatialclaw_ros.agent.feedback import ImageBudget, field_of
 from spatialclaw_ros.agent.types import Answer, Phase, QueryRequest, StepProgress
 from spatialclaw_ros.agent.transcript import Transcript
 from spatialclaw_ros.config import Config
-from spatialclaw_ros.errors import (KernelDiedError, QueryCanceledError, QueryTimeoutError,
-                                    SpatialClawError, VlmError)
+from spatialclaw_ros.errors import (KernelDiedError, KernelProtocolError, QueryCanceledError,
+                                    QueryTimeoutError, SpatialClawError, VlmError)
 from spatialclaw_ros.frames.types import Frame
+from spatialclaw_ros.secrecy import Redactor
 from spatialclaw_ros.vlm.client import ChatReply, VlmClient, VlmUsage
 from spatialclaw_ros.vlm.conversation import Conversation, jpeg_data_url
 
 log = logging.getLogger(__name__)
 
+VLM_IMAGE_MAX_PIXELS = 4096 * 4096     # one image the kernel hands to vlm(): checked before encoding
+VLM_PROMPT_MAX = 32 * 1024
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.DOTALL)
 
 
@@ -90,6 +95,8 @@ class QueryRun:
         self.side_queries = 0
         self.notes: list[str] = []
         self._vlm_lock = threading.Lock()
+        # what reaches the kernel (handler errors) never carries the VLM's credentials
+        self.redact = Redactor.for_vlm(cfg.vlm.base_url, cfg.vlm.api_key_env)
 
     # -- basics --------------------------------------------------------------------------------
     @property
@@ -218,6 +225,9 @@ class QueryRun:
             self.transcript.add("cell", step=step, code=code, problems=problems, duration_s=0.0)
             return CellOutcome(result=None, problems=problems)
         self.progress(step, Phase.EXECUTING, code=code)
+        # the code goes to the transcript (flushed) before it runs: whatever ends the query (an
+        # error, a cancel, a killed process), the audit trail has the cell
+        self.transcript.add("cell_start", step=step, code=code)
         remaining = self.deadline - time.monotonic()
         timeout = max(0.5, min(self.cfg.agent.cell_timeout_s, remaining))
         stop_watch = threading.Event()
@@ -236,19 +246,19 @@ class QueryRun:
         parent_before = self.parent_s
         try:
             res = self.session.run_cell(code, timeout)
-        except SpatialClawError:
+        except SpatialClawError as exc:
+            self.transcript.add("cell", step=step, code=code, error=exc.message,
+                                ended_by=exc.code.name)
             raise
         except Exception as exc:  # noqa: BLE001 - the kernel layer failed: the query cannot go on
+            self.transcript.add("cell", step=step, code=code, error=f"{type(exc).__name__}: {exc}",
+                                ended_by="INTERNAL")
             raise KernelDiedError(f"the kernel failed and could not be restored: {exc}") from exc
         finally:
             stop_watch.set()
             watcher.join()
         duration = float(field_of(res, "duration_s", 0.0) or 0.0)
         self.kernel_s += max(0.0, duration - (self.parent_s - parent_before))
-        self.check_stop()
-        if field_of(res, "crashed") and not field_of(res, "restored") and _dead(self.session):
-            raise KernelDiedError("the kernel died and could not be restored: "
-                                  + (field_of(res, "error", "") or "no details")[:500])
         out = CellOutcome(result=res)
         raw = field_of(res, "answer")
         if raw:
@@ -257,7 +267,13 @@ class QueryRun:
             except AnswerMismatch as exc:
                 out.answer_error = (f"ReturnAnswer({_short_kwargs(raw)}) was rejected: {exc}. The query "
                                     "is not finished; call ReturnAnswer again with a valid value.")
-        self._transcribe_cell(step, code, res, out)
+        self._transcribe_cell(step, code, res, out)     # before anything may end the query
+        if field_of(res, "protocol_violation"):
+            raise KernelProtocolError(field_of(res, "error", "") or "protocol violation by the kernel")
+        self.check_stop()
+        if field_of(res, "crashed") and not field_of(res, "restored") and _dead(self.session):
+            raise KernelDiedError("the kernel died and could not be restored: "
+                                  + (field_of(res, "error", "") or "no details")[:500])
         return out
 
     def _transcribe_cell(self, step: int, code: str, res: Any, out: CellOutcome) -> None:
@@ -267,12 +283,19 @@ class QueryRun:
         for img in field_of(res, "images", None) or []:
             data = field_of(img, "jpeg", None) or field_of(img, "data", None)
             if data:
-                ids.append(self.transcript.image(jpeg_data_url(data, 100000), field_of(img, "title", "") or ""))
+                try:    # the kernel's images were checked by header (JPEG, <= 1024 px): kept as sent
+                    url = jpeg_data_url(data, 100000)
+                except (ValueError, OSError) as exc:
+                    self.transcript.add("note", text=f"step {step}: a shown image was not stored: {exc}")
+                    continue
+                ids.append(self.transcript.image(url, field_of(img, "title", "") or ""))
         self.transcript.add("cell", step=step, code=code, stdout=field_of(res, "stdout", ""),
                             stderr=field_of(res, "stderr", ""), error=field_of(res, "error", ""),
                             variables=describe_variables(field_of(res, "variables", None)),
                             images=ids, duration_s=field_of(res, "duration_s", 0.0),
                             timed_out=bool(field_of(res, "timed_out")), crashed=bool(field_of(res, "crashed")),
+                            canceled=bool(field_of(res, "canceled")),
+                            protocol_violation=bool(field_of(res, "protocol_violation")),
                             restored=list(field_of(res, "restored", None) or []),
                             answer=field_of(res, "answer"))
         if out.answer is not None:
@@ -288,6 +311,12 @@ class QueryRun:
             t = time.monotonic()
             try:
                 return fn(payload)
+            except Exception as exc:
+                text = str(exc)
+                clean = self.redact(text)
+                if clean != text:        # the error goes back to the kernel: no credentials
+                    raise RuntimeError(clean) from None
+                raise
             finally:
                 dt = time.monotonic() - t
                 self.parent_s += dt
@@ -300,14 +329,26 @@ class QueryRun:
         if not isinstance(payload, dict) or not isinstance(payload.get("prompt"), str) \
                 or not payload["prompt"].strip():
             raise ValueError("vlm(prompt, images=None): prompt must be a non-empty str")
+        if len(payload["prompt"]) > VLM_PROMPT_MAX:
+            raise ValueError(f"vlm(): the prompt is {len(payload['prompt'])} characters (at most "
+                             f"{VLM_PROMPT_MAX}); ask a short question")
         max_side_queries = max(1, 2 * self.max_steps)
         if self.side_queries >= max_side_queries:
             raise RuntimeError(f"vlm() side-query budget used up ({max_side_queries} per query)")
         self.side_queries += 1
-        images = list(payload.get("images") or [])
+        images = payload.get("images") or []
+        if not isinstance(images, list):
+            raise ValueError("vlm(prompt, images=None): images must be a list of RGB arrays")
         cap = max(0, min(self.cfg.vlm.max_images_per_step, self.cfg.vlm.max_images_per_query))
         if len(images) > cap:
             raise ValueError(f"vlm() takes at most {cap} images per call (vlm.max_images_per_step)")
+        for i, img in enumerate(images):     # checked before any copy or encode
+            shape = getattr(img, "shape", None)
+            if getattr(img, "dtype", None) != np.uint8 or shape is None or len(shape) != 3 \
+                    or shape[2] != 3 or shape[0] * shape[1] > VLM_IMAGE_MAX_PIXELS or 0 in shape:
+                raise ValueError(f"vlm(): images[{i}] must be an (H, W, 3) uint8 RGB array of at most "
+                                 f"{VLM_IMAGE_MAX_PIXELS} pixels, got {shape} "
+                                 f"{getattr(img, 'dtype', type(img).__name__)}")
         urls = [jpeg_data_url(img, self.cfg.vlm.image_max_side) for img in images]
         conv = Conversation()
         conv.add_system("Answer the question about the image(s) briefly and precisely.")

@@ -29,6 +29,7 @@ from spatialclaw_ros.config import Config
 from spatialclaw_ros.errors import (ErrorCode, InvalidRequestError, NoFramesError, NoTransformError,
                                     QueryCanceledError, QueryTimeoutError, SpatialClawError)
 from spatialclaw_ros.frames.types import Frame
+from spatialclaw_ros.secrecy import redact_url
 from spatialclaw_ros.vlm.client import VlmClient
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def run_query(request: QueryRequest, frames: list[Frame], cfg: Config, *, progra
                        choices=request.choices, executor="program" if program is not None else executor.value,
                        fixed_frame=request.fixed_frame or cfg.fixed_frame, n_frames=len(frames),
                        stamps_ns=result.frame_stamps_ns, model=cfg.vlm.model or "(first listed)",
-                       base_url=cfg.vlm.base_url)
+                       base_url=redact_url(cfg.vlm.base_url))
         reason = validate_request(request, frames)
         if reason:
             raise InvalidRequestError(reason)

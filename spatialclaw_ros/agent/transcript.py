@@ -261,8 +261,14 @@ def render_html(events: list[dict[str, Any]], images: dict[str, str], query_id: 
     head.append("</div>")
     body: list[str] = []
     last_reply = ""
+    finished = {(e.get("step"), e.get("code")) for e in events if e.get("kind") == "cell"}
     for ev in events:
         k = ev.get("kind")
+        if k == "cell_start":
+            if (ev.get("step"), ev.get("code")) in finished:
+                continue            # its "cell" event follows with the outputs
+            ev = dict(ev, kind="cell", error="(no result recorded: the query ended while this cell ran)")
+            k = "cell"
         if k == "message":
             role = ev.get("role", "")
             if role == "assistant":
@@ -307,7 +313,7 @@ def render_html(events: list[dict[str, Any]], images: dict[str, str], query_id: 
                 out.append(f"<div class='label'>error</div><pre class='err'>{html.escape(ev['error'])}</pre>")
             if ev.get("variables"):
                 out.append(f"<div class='label'>variables</div><pre class='plain'>{html.escape(ev['variables'])}</pre>")
-            flags = [f for f in ("timed_out", "crashed") if ev.get(f)]
+            flags = [f for f in ("timed_out", "crashed", "canceled", "protocol_violation") if ev.get(f)]
             meta = f"{ev.get('duration_s', 0.0):.2f} s" + (f" · {', '.join(flags)}" if flags else "")
             body.append(f"<section class='card cell'><h2><span>kernel · step {ev.get('step', '')}</span>"
                         f"<span class='meta'>{html.escape(meta)}</span></h2><div class='body'>{''.join(out)}"

@@ -233,6 +233,7 @@ def _check_vlm(cfg: Config) -> None:
     import urllib.request
 
     from spatialclaw_ros.errors import VlmUnreachableError
+    from spatialclaw_ros.secrecy import redact_url
 
     url = cfg.vlm.base_url.rstrip("/") + "/models"
     try:
@@ -243,7 +244,7 @@ def _check_vlm(cfg: Config) -> None:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise VlmUnreachableError(
-            f"no --program given and the VLM at {cfg.vlm.base_url} is not reachable ({reason}); "
+            f"no --program given and the VLM at {redact_url(cfg.vlm.base_url)} is not reachable ({reason}); "
             "start an OpenAI-compatible server (vLLM) and pass --vlm-url URL --model NAME, or "
             "pass --program FILE to run a program instead") from None
 

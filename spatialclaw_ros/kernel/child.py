@@ -83,6 +83,7 @@ def serve(sock_fd: int, opts: dict[str, Any], zygote_pid: int, notes: list[str],
 
     rt: runtime.Runtime | None = None
     call_log: list[dict[str, Any]] = []
+    request = {"id": 0, "seq": 0}      # the run request being served; its calls are numbered
 
     def call_parent(name: str, payload: dict) -> Any:
         """Ask the parent to run a handler (VLM, perception); arrays go by shared memory."""
@@ -91,10 +92,13 @@ def serve(sock_fd: int, opts: dict[str, Any], zygote_pid: int, notes: list[str],
         if not isinstance(payload, dict):
             raise TypeError("call_parent: payload must be a dict")
         t0 = time.perf_counter()
-        chan.send({"op": "call", "name": name, "payload": payload})
+        request["seq"] += 1
+        chan.send({"op": "call", "id": request["id"], "seq": request["seq"], "name": name,
+                   "payload": payload})
         msg = chan.recv()
         call_log.append({"name": name, "seconds": time.perf_counter() - t0, "ok": msg.get("ok", False)})
-        if msg.get("op") != "reply":
+        if msg.get("op") != "reply" or msg.get("id") != request["id"] \
+                or msg.get("seq") != request["seq"]:
             raise runtime.ParentCallError(f"call_parent({name!r}): unexpected message {msg.get('op')!r}")
         if not msg.get("ok"):
             raise runtime.ParentCallError(f"{name}: {msg.get('error', 'failed')}")
@@ -154,21 +158,25 @@ def serve(sock_fd: int, opts: dict[str, Any], zygote_pid: int, notes: list[str],
                     late_notes.append(f"make_toolbox failed (tools = None): {type(exc).__name__}: {exc}")
             rt.install({"InputImages": images, "Metadata": metadata, "tools": tools})
             t_end = time.perf_counter()
-            chan.send({"op": "init_ok", "layers": early_layers + layers, "notes": notes + late_notes,
+            chan.send({"op": "init_ok", "id": msg.get("id", 0), "layers": early_layers + layers, "notes": notes + late_notes,
                        "timings": {"init_s": t_end - t_init, "toolbox_s": t_end - t_tools,
                                    "sandbox_s": t_sandbox - t_init, "recv_s": t_init - t_recv}})
         elif op == "run":
+            request["id"], request["seq"] = msg.get("id", 0), 0
             if rt is None:
-                chan.send({"op": "result", "ok": False, "error": "kernel not initialised"})
+                chan.send({"op": "result", "id": request["id"], "ok": False,
+                           "error": "kernel not initialised"})
                 continue
             call_log.clear()
             res = rt.run(str(msg.get("code", "")), int(msg.get("cell", 0)))
             res["op"] = "result"
+            res["id"] = request["id"]
             res["parent_calls"] = list(call_log)
             try:
                 chan.send(res)
-            except TypeError as exc:
-                chan.send({"op": "result", "ok": False, "error": f"result not sendable: {exc}",
+            except (TypeError, ValueError) as exc:
+                chan.send({"op": "result", "id": request["id"], "ok": False,
+                           "error": f"result not sendable: {str(exc)[:500]}",
                            "stdout": "", "stderr": "", "variables": [], "images": []})
         elif op == "exit":
             os._exit(0)

@@ -233,6 +233,11 @@ class KernelProcess:
         except (ProcessLookupError, PermissionError):
             pass
 
+    @property
+    def killed_by_parent(self) -> bool:
+        """Whether the parent killed this kernel (timeout, violation, close) before it ended."""
+        return self._killed
+
     def kill(self) -> str:
         """Kill the whole process group, close the channel; returns how the kernel ended."""
         if not self._killed:

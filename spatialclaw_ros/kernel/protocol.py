@@ -12,6 +12,7 @@ import base64
 import json
 import math
 import os
+import re
 import select
 import socket
 import threading
@@ -25,6 +26,17 @@ INLINE_MAX = 64 * 1024
 PACKET_MAX = 60 * 1024
 MAX_FDS = 200
 BODY_MAX = 64 * 1024 * 1024
+# What the parent accepts from the untrusted kernel, checked on the raw bytes BEFORE json parses
+# them: a body of at most UNTRUSTED_BODY_MAX bytes, at most MAX_CONTAINERS objects/arrays, at most
+# MAX_ITEMS values in them and nesting at most MAX_DEPTH deep (strings excluded from the scan). So
+# `{"variables": [{}, {}, ...]}` cannot make the parent build millions of objects.
+UNTRUSTED_BODY_MAX = 24 * 1024 * 1024
+MAX_CONTAINERS = 20_000
+MAX_ITEMS = 200_000
+MAX_DEPTH = 32
+UNTRUSTED_MAPPED_MAX = 4 * 1024 ** 3    # shared blocks one kernel message may have the parent map
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKET = re.compile(rb"[\[\]{}]")
 
 
 _stats_lock = threading.Lock()
@@ -46,7 +58,32 @@ def _count(kind: str, nbytes: int) -> None:
 
 
 class ProtocolError(RuntimeError):
-    """The other side sent something that is not a valid message."""
+    """The other side sent something that is not a valid message (the text says what)."""
+
+
+def check_structure(data: bytes) -> None:
+    """Bound a message's size, object count, item count and depth before it is parsed.
+
+    Raises ProtocolError. Works on the raw JSON bytes: string contents are blanked first (a regex,
+    C speed), so braces printed by a cell do not count; what is left is punctuation and numbers.
+    """
+    if len(data) > UNTRUSTED_BODY_MAX:
+        raise ProtocolError(f"message too large ({len(data)} bytes > {UNTRUSTED_BODY_MAX})")
+    bare = _STRING.sub(b'""', data)
+    opens = bare.count(b"{") + bare.count(b"[")
+    if opens > MAX_CONTAINERS:
+        raise ProtocolError(f"message has too many objects/arrays ({opens} > {MAX_CONTAINERS})")
+    items = bare.count(b",") + bare.count(b":")
+    if items > MAX_ITEMS:
+        raise ProtocolError(f"message has too many values ({items} > {MAX_ITEMS})")
+    depth = 0
+    for m in _BRACKET.finditer(bare):
+        if m.group() in (b"{", b"["):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ProtocolError(f"message nests deeper than {MAX_DEPTH} levels")
+        else:
+            depth -= 1
 
 
 class ChannelClosed(EOFError):
@@ -177,6 +214,7 @@ class Decoder:
         self.fds = fds
         self.untrusted = untrusted
         self.maps: dict[int, Any] = {}
+        self.mapped = 0
 
     def hook(self, obj: dict[str, Any]) -> Any:
         """json object_hook: called for every JSON object, innermost first."""
@@ -204,6 +242,10 @@ class Decoder:
         mm = self.maps.get(idx)
         if mm is None:
             mm = shm.map_readonly(self.fds[idx], require_sealed=self.untrusted)
+            self.mapped += len(mm)
+            if self.untrusted and self.mapped > UNTRUSTED_MAPPED_MAX:
+                mm.close()
+                raise shm.ShmError(f"the message's shared blocks exceed {UNTRUSTED_MAPPED_MAX} bytes")
             self.maps[idx] = mm
         return shm.view(mm, ref.get("dtype", ""), ref.get("shape"), ref.get("offset", 0))
 
@@ -284,8 +326,9 @@ class Channel:
                     # read once with pread (a copy): sealing is not needed, and a sandboxed
                     # kernel cannot make memfds (their pages escape its memory limit)
                     size = os.fstat(body_fd).st_size
-                    if size > BODY_MAX:
-                        raise ProtocolError(f"message too large ({size} bytes)")
+                    limit = UNTRUSTED_BODY_MAX if self.untrusted_peer else BODY_MAX
+                    if size > limit:
+                        raise ProtocolError(f"message too large ({size} bytes > {limit})")
                     rest = os.pread(body_fd, size, 0)
                 finally:
                     os.close(body_fd)
@@ -299,6 +342,13 @@ class Channel:
             for fd in fds:
                 os.close(fd)
             raise ProtocolError(f"malformed message: {exc}") from exc
+        if self.untrusted_peer:
+            try:
+                check_structure(rest)
+            except ProtocolError:
+                for fd in fds:
+                    os.close(fd)
+                raise
         try:
             msg = decode(rest, fds, untrusted=self.untrusted_peer)
         except (shm.ShmError, ValueError, TypeError, OSError, RecursionError) as exc:

@@ -22,6 +22,13 @@ STREAM_TAIL = 16 * 1024
 MAX_IMAGES_PER_CELL = 8
 IMAGE_MAX_SIDE = 1024
 MAX_VARIABLES = 40
+IMAGE_MAX_BYTES = 2 * 1024 * 1024     # one shown JPEG (the parent rejects larger ones)
+NAME_MAX = 200                         # variable names, type names, image titles
+ERROR_MAX = 32 * 1024                  # a cell's error text (exception messages can be huge)
+ANSWER_MAX_CHARS = 64 * 1024           # ReturnAnswer's record as JSON text
+ANSWER_MAX_CONTAINERS = 4096           # lists/dicts in it
+ANSWER_MAX_DEPTH = 16
+ANSWER_INT_DIGITS = 1000               # larger ints are refused here; smaller ones by the checker
 
 
 class ParentCallError(RuntimeError):
@@ -112,33 +119,90 @@ def summarize(name: str, value: Any) -> dict[str, Any]:
             shape, dtype = [int(s) for s in value.shape], str(value.dtype)
         except Exception:  # noqa: BLE001
             shape = dtype = None
-    return {"name": name, "type": type(value).__name__, "shape": shape, "dtype": dtype,
+    if shape is not None and (len(shape) > 32 or not all(0 <= x < 2 ** 63 for x in shape)):
+        shape = None
+    return {"name": _cap(str(name), NAME_MAX), "type": _cap(type(value).__name__, NAME_MAX),
+            "shape": shape, "dtype": None if dtype is None else _cap(dtype, NAME_MAX),
             "repr": short_repr(value)}
 
 
-def to_jsonable(value: Any, path: str = "value") -> Any:
-    """Numbers, str, bool, None, lists and str-keyed dicts; numpy becomes lists; else TypeError."""
+def _cap(text: str, limit: int) -> str:
+    """text cut to limit characters, with a visible mark."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class AnswerTooLarge(ValueError):
+    """ReturnAnswer's value is too large or not finite (the message says what to return instead)."""
+
+
+def to_jsonable(value: Any, path: str = "value", _budget: list[int] | None = None,
+                _depth: int = 0) -> Any:
+    """Numbers, str, bool, None, lists and str-keyed dicts; numpy becomes lists; else TypeError.
+
+    Bounded for ReturnAnswer: at most ANSWER_MAX_CONTAINERS lists/dicts, ANSWER_MAX_DEPTH deep,
+    finite floats, ints of at most ANSWER_INT_DIGITS digits (AnswerTooLarge otherwise).
+    """
+    budget = [ANSWER_MAX_CONTAINERS] if _budget is None else _budget
+    if _depth > ANSWER_MAX_DEPTH:
+        raise AnswerTooLarge(f"ReturnAnswer: {path} nests deeper than {ANSWER_MAX_DEPTH} levels; "
+                             "return a flat value")
     if isinstance(value, np.generic):
-        return to_jsonable(value.item(), path)
-    if value is None or isinstance(value, (bool, int, float, str)):
+        return to_jsonable(value.item(), path, budget, _depth)
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        if value.bit_length() > ANSWER_INT_DIGITS * 3.33:
+            raise AnswerTooLarge(f"ReturnAnswer: {path} is an int of about "
+                                 f"{int(value.bit_length() / 3.33)} digits; return a float or a "
+                                 "meaningful number")
+        return value
+    if isinstance(value, float):
+        if not np.isfinite(value):
+            raise AnswerTooLarge(f"ReturnAnswer: {path} is {value} (not finite); check the mask or "
+                                 "depth you computed it from and return a finite number")
         return value
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf?":
             raise TypeError(f"ReturnAnswer: {path} is an array of {value.dtype}; give numbers")
-        return value.tolist()
+        if value.size > ANSWER_MAX_CHARS // 2:
+            raise AnswerTooLarge(f"ReturnAnswer: {path} is an array of {value.size} values; return "
+                                 "the answer itself (a number, a point), not the data behind it")
+        return to_jsonable(value.tolist(), path, budget, _depth)
+    if isinstance(value, (list, tuple, dict)):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise AnswerTooLarge(f"ReturnAnswer: the answer holds more than {ANSWER_MAX_CONTAINERS} "
+                                 "lists/dicts; return the answer itself, not the data behind it")
     if isinstance(value, (list, tuple)):
-        return [to_jsonable(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if len(value) > ANSWER_MAX_CHARS // 2:
+            raise AnswerTooLarge(f"ReturnAnswer: {path} has {len(value)} items; return the answer "
+                                 "itself (a number, a point), not the data behind it")
+        return [to_jsonable(v, f"{path}[{i}]", budget, _depth + 1) for i, v in enumerate(value)]
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
                 raise TypeError(f"ReturnAnswer: {path} has a non-str key {k!r}")
-            out[k] = to_jsonable(v, f"{path}[{k!r}]")
+            out[k] = to_jsonable(v, f"{path}[{k[:40]!r}]", budget, _depth + 1)
         return out
     if hasattr(value, "__array__"):  # e.g. tools' Point / Vector: array-like with a frame
-        return to_jsonable(np.asarray(value), path)
+        return to_jsonable(np.asarray(value), path, budget, _depth)
     raise TypeError(f"ReturnAnswer: {path} is a {type(value).__name__}; give a number, str, bool, "
                     "list or numpy array")
+
+
+def check_answer_size(ans: dict[str, Any]) -> None:
+    """AnswerTooLarge when the record is over ANSWER_MAX_CHARS of JSON (e.g. 'A' * 10**8)."""
+    import json
+
+    for v in ans.values():              # cheap first look at long strings, before dumping them
+        if isinstance(v, str) and len(v) > ANSWER_MAX_CHARS:
+            raise AnswerTooLarge(f"ReturnAnswer: the answer is {len(v)} characters long (at most "
+                                 f"{ANSWER_MAX_CHARS}); return a short answer, print details instead")
+    size = len(json.dumps(ans))
+    if size > ANSWER_MAX_CHARS:
+        raise AnswerTooLarge(f"ReturnAnswer: the answer is {size} characters as JSON (at most "
+                             f"{ANSWER_MAX_CHARS}); return a short answer, print details instead")
 
 
 def encode_image(img: Any) -> tuple[bytes, int, int]:
@@ -170,10 +234,14 @@ def encode_image(img: Any) -> tuple[bytes, int, int]:
     if scale < 1.0:
         a = cv2.resize(np.ascontiguousarray(a), (max(1, round(w * scale)), max(1, round(h * scale))),
                        interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(a), [cv2.IMWRITE_JPEG_QUALITY, 85])
-    if not ok:
-        raise ValueError("show(): JPEG encoding failed")
-    return buf.tobytes(), a.shape[1], a.shape[0]
+    for quality in (85, 60, 30):
+        ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(a), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise ValueError("show(): JPEG encoding failed")
+        if buf.size <= IMAGE_MAX_BYTES:
+            return buf.tobytes(), a.shape[1], a.shape[0]
+    raise ValueError(f"show(): the image is over {IMAGE_MAX_BYTES} bytes even as a JPEG of quality "
+                     "30; show a smaller or smoother image")
 
 
 class Runtime:
@@ -199,7 +267,7 @@ class Runtime:
                     f"show(): only {MAX_IMAGES_PER_CELL} images per cell are kept; later ones were dropped")
             return
         jpeg, w, h = encode_image(img)
-        self.images.append({"jpeg": jpeg, "title": None if title is None else str(title),
+        self.images.append({"jpeg": jpeg, "title": None if title is None else _cap(str(title), NAME_MAX),
                             "width": w, "height": h})
 
     def vlm(self, prompt: str, images: list[Any] | None = None) -> str:
@@ -225,10 +293,13 @@ class Runtime:
             frame = value.frame  # a tools Point/Vector knows its frame and stamp
             if "stamp_ns" not in extra and isinstance(getattr(value, "stamp_ns", None), int):
                 extra["stamp_ns"] = value.stamp_ns
-        ans = {"value": to_jsonable(value), "unit": unit if unit is None else str(unit),
-               "frame": frame if frame is None else str(frame)}
+        budget = [ANSWER_MAX_CONTAINERS]
+        ans = {"value": to_jsonable(value, "value", budget),
+               "unit": unit if unit is None else _cap(str(unit), NAME_MAX),
+               "frame": frame if frame is None else _cap(str(frame), NAME_MAX)}
         for k, v in extra.items():
-            ans[k] = to_jsonable(v, k)
+            ans[k] = to_jsonable(v, k, budget)
+        check_answer_size(ans)
         self.answer = ans
         print("ReturnAnswer recorded:", short_repr(ans["value"], 120),
               *(x for x in (ans["unit"],) if x))
@@ -278,7 +349,7 @@ class Runtime:
             err.write(note + "\n")
         variables = []
         for name, value in self.ns.items():
-            if name.startswith("_") or before.get(name) == id(value):
+            if not isinstance(name, str) or name.startswith("_") or before.get(name) == id(value):
                 continue
             if isinstance(value, types.ModuleType):
                 continue
@@ -287,6 +358,9 @@ class Runtime:
             variables.append(summarize(name, value))
             if len(variables) >= MAX_VARIABLES:
                 break
+        if error is not None and len(error) > ERROR_MAX:
+            error = (error[: ERROR_MAX // 2] + f"\n[... {len(error) - ERROR_MAX} characters of the "
+                     "error dropped ...]\n" + error[-ERROR_MAX // 2:])
         return {"ok": error is None, "stdout": out.getvalue(), "stderr": err.getvalue(),
                 "error": error, "variables": variables, "images": self.images,
                 "answer": self.answer, "duration_s": duration}

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from spatialclaw_ros.errors import KernelDiedError, QueryCanceledError, SandboxUnavailableError
+from spatialclaw_ros.errors import (KernelDiedError, KernelProtocolError, QueryCanceledError,
+                                    SandboxUnavailableError)
 from spatialclaw_ros.frames.types import Frame
-from spatialclaw_ros.kernel import protocol, sandbox
+from spatialclaw_ros.kernel import protocol, sandbox, schema
 from spatialclaw_ros.kernel.process import KernelProcess
 from spatialclaw_ros.kernel.types import CellResult, ShownImage, VariableSummary
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Handler = Callable[[dict], Any]
 INIT_TIMEOUT_S = 30.0
+VIOLATION = "protocol violation by the kernel: "
 
 
 def frame_message(frames: list[Frame], metadata: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +86,8 @@ class KernelSession:
         self._canceled = False
         self._good: list[tuple[int, str, list[tuple[str, Any]]]] = []   # (cell, code, replies)
         self._cell = 0
+        self._rid = 0                      # request ids: every request and its answers carry one
+        self.violation = ""                # what the kernel did wrong; the session is finished
         self.notes: list[str] = []
         self.init_timings: dict[str, Any] = {}
         self.sandbox_layers: list[str] = []
@@ -117,23 +121,30 @@ class KernelSession:
                 raise QueryCanceledError("the session was closed")
             self._kernel = kernel
         kernel.used = True
+        rid = self._next_id()
         try:
-            _send_encoded(kernel.chan, self._init_msg, self._init_fds)
+            _send_encoded(kernel.chan, dict(self._init_msg, id=rid), self._init_fds)
             if not kernel.chan.poll(INIT_TIMEOUT_S):
                 raise KernelDiedError(f"the kernel did not initialise within {INIT_TIMEOUT_S:g} s")
             reply = kernel.chan.recv()
-        except (protocol.ChannelClosed, protocol.ProtocolError, OSError, KernelDiedError) as exc:
+        except protocol.ProtocolError as exc:
+            kernel.kill()
+            self._discard(kernel)
+            raise KernelProtocolError(f"{VIOLATION}{exc} (while receiving the frames; the parent "
+                                      "killed the kernel)") from exc
+        except (protocol.ChannelClosed, OSError, KernelDiedError) as exc:
             status = kernel.kill()
             tail = kernel.stderr_tail()
             self._discard(kernel)
             raise KernelDiedError(f"the kernel died while receiving the frames ({status})"
                                   + (f": {tail}" if tail else "")) from exc
-        if reply.get("op") != "init_ok":
+        try:
+            if reply.get("op") != "init_ok":
+                raise protocol.ProtocolError(f"answered {_op(reply)} to init")
+            self.sandbox_layers, self.notes, self.init_timings = schema.check_init_ok(reply, rid)
+        except protocol.ProtocolError as exc:
             self._discard(kernel)
-            raise KernelDiedError(f"the kernel answered {reply.get('op')!r} to init")
-        self.sandbox_layers = [str(x) for x in reply.get("layers", [])]
-        self.notes = [str(x) for x in reply.get("notes", [])]
-        self.init_timings = reply.get("timings") if isinstance(reply.get("timings"), dict) else {}
+            raise KernelProtocolError(f"{VIOLATION}{exc} (the parent killed the kernel)") from exc
         cfg = self._pool.cfg
         if cfg.mode == "strict":
             missing = sandbox.missing_protections(self.sandbox_layers)
@@ -144,6 +155,10 @@ class KernelSession:
                     + ", ".join(missing) + f" (active layers: {', '.join(self.sandbox_layers)}; "
                     + "; ".join(self.notes) + "). Use sandbox.mode: auto to run anyway.")
         log.info("kernel %d sandbox layers: %s", kernel.pid, ", ".join(self.sandbox_layers))
+
+    def _next_id(self) -> int:
+        self._rid += 1
+        return self._rid
 
     def _discard(self, kernel: KernelProcess) -> None:
         kernel.kill()
@@ -210,12 +225,14 @@ class KernelSession:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s!r}")
         if self._canceled:
             raise QueryCanceledError("the kernel session was canceled")
+        if self.violation:
+            raise KernelProtocolError(self.violation)
         if self._closed:
             raise KernelDiedError("the kernel session is closed; acquire a new one")
         self._cell += 1
         cell = self._cell
         res, replies = self._execute(code, cell, timeout_s, replay=None)
-        if res.canceled:
+        if res.canceled or res.protocol_violation:
             return res
         if res.timed_out or res.crashed:
             what = (f"timed out after {timeout_s:g} s" if res.timed_out else res.error or "crashed")
@@ -246,9 +263,18 @@ class KernelSession:
         calls: list[dict[str, Any]] = []
         if kernel is None:
             raise KernelDiedError("no kernel")
+        rid = self._next_id()
+        seq = 0
         try:
-            kernel.chan.send({"op": "run", "code": code, "cell": cell})
-        except OSError:
+            if kernel.chan.poll(0):                    # nothing may arrive between requests
+                try:
+                    msg = kernel.chan.recv()
+                except protocol.ProtocolError as exc:
+                    return self._violated(kernel, cell, t0, calls, str(exc)), replies
+                return self._violated(kernel, cell, t0, calls, f"sent {_op(msg)} while no "
+                                      "request was pending"), replies
+            kernel.chan.send({"op": "run", "id": rid, "code": code, "cell": cell})
+        except (protocol.ChannelClosed, OSError):
             return self._died(kernel, cell, t0, calls), replies
         deadline = time.perf_counter() + timeout_s
         while True:
@@ -262,30 +288,45 @@ class KernelSession:
                                   duration_s=time.perf_counter() - t0, parent_calls=calls), replies
             try:
                 msg = kernel.chan.recv()
-            except (protocol.ChannelClosed, protocol.ProtocolError, OSError):
+            except protocol.ProtocolError as exc:
+                if self._canceled:
+                    return self._died(kernel, cell, t0, calls), replies
+                return self._violated(kernel, cell, t0, calls, str(exc)), replies
+            except (protocol.ChannelClosed, OSError):
                 return self._died(kernel, cell, t0, calls), replies
             op = msg.get("op")
-            if op == "call":
-                h0 = time.perf_counter()
-                name = str(msg.get("name"))
-                reply = self._dispatch(name, msg.get("payload"), replay)
-                spent = time.perf_counter() - h0
-                deadline += spent          # the cell's clock stops while the parent works
-                calls.append({"name": name, "seconds": spent, "ok": reply.get("ok", False)})
-                if reply.get("ok"):
-                    replies.append((name, reply.get("value")))
+            try:
+                if op == "call":
+                    seq += 1
+                    name, payload = schema.check_call(msg, rid, seq)
+                elif op == "result":
+                    fields = schema.check_result(msg, rid)
+                else:
+                    raise protocol.ProtocolError(f"sent {_op(msg)} during a cell")
+            except protocol.ProtocolError as exc:
+                return self._violated(kernel, cell, t0, calls, str(exc)), replies
+            except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
+                # a check itself tripped over the message: still the kernel's doing
+                return self._violated(kernel, cell, t0, calls, f"malformed {_op(msg)} message "
+                                      f"({type(exc).__name__}: {str(exc)[:200]})"), replies
+            if op == "result":
+                return self._result(fields, cell, t0, calls), replies
+            h0 = time.perf_counter()
+            reply = self._dispatch(name, payload, replay)
+            spent = time.perf_counter() - h0
+            deadline += spent          # the cell's clock stops while the parent works
+            calls.append({"name": name, "seconds": spent, "ok": reply.get("ok", False)})
+            if reply.get("ok"):
+                replies.append((name, reply.get("value")))
+            reply.update(id=rid, seq=seq)
+            try:
                 try:
                     kernel.chan.send(reply)
                 except TypeError as exc:
-                    kernel.chan.send({"op": "reply", "ok": False,
-                                      "error": f"the {name} handler returned something unsendable: {exc}"})
-                except OSError:
-                    return self._died(kernel, cell, t0, calls), replies
-                continue
-            if op != "result":
-                kernel.kill()
+                    kernel.chan.send({"op": "reply", "id": rid, "seq": seq, "ok": False, "error":
+                                      f"the {name} handler returned something unsendable: {exc}"})
+            except OSError:
                 return self._died(kernel, cell, t0, calls), replies
-            return self._result(msg, cell, t0, calls), replies
 
     def _dispatch(self, name: str, payload: Any, replay: list[tuple[str, Any]] | None) -> dict[str, Any]:
         if replay:
@@ -308,7 +349,19 @@ class KernelSession:
             return {"op": "reply", "ok": False, "error": f"{type(exc).__name__}: {exc}"}
         return {"op": "reply", "ok": True, "value": value}
 
+    def _violated(self, kernel: KernelProcess, cell: int, t0: float, calls: list[dict],
+                  what: str) -> CellResult:
+        """The kernel broke the protocol: kill it; the session takes no more cells."""
+        kernel.kill()
+        self.violation = (f"{VIOLATION}{what}. The parent killed the kernel and the query ends "
+                          "(model code must not write to the kernel's channel).")
+        log.warning("kernel %d: %s", kernel.pid, self.violation)
+        return CellResult(ok=False, protocol_violation=True, cell_index=cell,
+                          duration_s=time.perf_counter() - t0, parent_calls=calls,
+                          error=self.violation)
+
     def _died(self, kernel: KernelProcess, cell: int, t0: float, calls: list[dict]) -> CellResult:
+        parent_killed = kernel.killed_by_parent
         status = kernel.exit_status()
         dur = time.perf_counter() - t0
         if self._canceled:
@@ -318,6 +371,8 @@ class KernelSession:
         hint = ""
         if "SIGXCPU" in status:
             hint = f" (the kernel used its {self._pool.cfg.cpu_s} CPU seconds)"
+        elif parent_killed:
+            hint = " (killed by the parent)"
         elif "SIGKILL" in status:
             hint = " (killed, probably out of memory)"
         return CellResult(ok=False, crashed=True, cell_index=cell, duration_s=dur,
@@ -325,28 +380,12 @@ class KernelSession:
                           error=f"the kernel crashed ({status}){hint} while running this cell")
 
     def _result(self, msg: dict[str, Any], cell: int, t0: float, calls: list[dict]) -> CellResult:
-        def s(x: Any) -> str:
-            return x if isinstance(x, str) else ""
-
-        variables = []
-        for v in msg.get("variables") or []:
-            if isinstance(v, dict):
-                shape = v.get("shape")
-                variables.append(VariableSummary(
-                    name=s(v.get("name")), type=s(v.get("type")), repr=s(v.get("repr")),
-                    shape=[int(x) for x in shape] if isinstance(shape, list) else None,
-                    dtype=v.get("dtype") if isinstance(v.get("dtype"), str) else None))
-        images = []
-        for im in msg.get("images") or []:
-            if isinstance(im, dict) and isinstance(im.get("jpeg"), bytes):
-                images.append(ShownImage(jpeg=im["jpeg"], title=im.get("title") if isinstance(
-                    im.get("title"), str) else None, width=int(im.get("width", 0)),
-                    height=int(im.get("height", 0))))
-        answer = msg.get("answer")
-        return CellResult(ok=bool(msg.get("ok")), stdout=s(msg.get("stdout")), stderr=s(msg.get("stderr")),
-                          error=msg.get("error") if isinstance(msg.get("error"), str) else None,
-                          variables=variables, images=images,
-                          answer=answer if isinstance(answer, dict) else None, cell_index=cell,
+        """A CellResult from a result whose fields schema.check_result has checked."""
+        variables = [VariableSummary(**v) for v in msg["variables"]]
+        images = [ShownImage(**im) for im in msg["images"]]
+        return CellResult(ok=msg["ok"], stdout=msg["stdout"], stderr=msg["stderr"],
+                          error=msg["error"], variables=variables, images=images,
+                          answer=msg["answer"], cell_index=cell,
                           duration_s=time.perf_counter() - t0, parent_calls=calls)
 
     def _restart(self) -> tuple[list[str], str]:
@@ -365,6 +404,8 @@ class KernelSession:
             restored: list[str] = []
             for n, (cell, code, replies) in enumerate(list(self._good)):
                 res, _ = self._execute(code, cell, max(10.0, self._pool.cfg.cpu_s / 4), list(replies))
+                if res.protocol_violation:
+                    raise KernelProtocolError(self.violation)
                 if not res.ok:
                     self._good = self._good[:n]
                     last = (res.error or "").strip().splitlines()[-1:] or ["failed"]
@@ -404,6 +445,12 @@ def _send_encoded(chan: protocol.Channel, msg: dict[str, Any], fds: list[int]) -
         socket.send_fds(chan.sock, [b"J" + data], fds)
     else:
         chan.sock.sendall(b"J" + data)
+
+
+def _op(msg: dict[str, Any]) -> str:
+    """A message's op for an error text, bounded."""
+    op = msg.get("op")
+    return repr(op[:40]) if isinstance(op, str) else f"a message without a valid op ({type(op).__name__})"
 
 
 def _crash_lines(text: str) -> str:

@@ -40,6 +40,7 @@ class CellResult:
     timed_out: bool = False
     crashed: bool = False
     canceled: bool = False
+    protocol_violation: bool = False    # the kernel broke the channel protocol; the parent killed it
     restored: list[str] = field(default_factory=list)   # "cell 2: a, b" for each cell replayed after a restart
     duration_s: float = 0.0
     parent_calls: list[dict[str, Any]] = field(default_factory=list)  # {"name", "seconds", "ok"}

@@ -159,6 +159,8 @@ class WorkerProcess:
     # -- internals --------------------------------------------------------------------------------
     def _spawn(self) -> None:
         env = dict(os.environ if self.env is None else self.env)
+        for name in [k for k in env if k.startswith("SPATIALCLAW_VLM_") or k == "OPENAI_API_KEY"]:
+            del env[name]        # the worker never talks to the VLM: keep its credentials out
         env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in [env.get("PYTHONPATH", "")] if p])
         env.setdefault("HF_HUB_OFFLINE", "1")
         if not Path(self.python).exists():

@@ -104,6 +104,9 @@ class WorkerState:
 
 def main() -> int:
     """Serve requests until stdin closes."""
+    from spatialclaw_ros.secrecy import harden_process
+
+    harden_process()
     proto = private_stdout()
     inp = sys.stdin.buffer
     state = WorkerState()

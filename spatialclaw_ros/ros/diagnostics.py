@@ -132,16 +132,19 @@ def _agent(h: NodeHealth, node_name: str) -> DiagnosticStatus:
 
 def probe_vlm(base_url: str, timeout_s: float = 2.0) -> VlmReachability:
     """GET <base_url>/models once; any HTTP answer means the server is up."""
+    from spatialclaw_ros.secrecy import Redactor, redact_url
+
     url = base_url.rstrip("/") + "/models"
+    shown = redact_url(url)           # /diagnostics is readable by the whole ROS graph
     now = time.monotonic()
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - configured URL
-            return VlmReachability(True, f"{url} answered HTTP {resp.status}", now)
+            return VlmReachability(True, f"{shown} answered HTTP {resp.status}", now)
     except urllib.error.HTTPError as exc:
-        return VlmReachability(True, f"{url} answered HTTP {exc.code}", now)
+        return VlmReachability(True, f"{shown} answered HTTP {exc.code}", now)
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return VlmReachability(False, f"{url} unreachable ({reason}): start the VLM server "
+        reason = Redactor.for_vlm(base_url)(str(getattr(exc, "reason", exc)))
+        return VlmReachability(False, f"{shown} unreachable ({reason}): start the VLM server "
                                       "or set vlm.base_url", now)
 
 

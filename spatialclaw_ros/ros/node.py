@@ -55,6 +55,7 @@ from spatialclaw_ros.ros.admission import QueryGate
 from spatialclaw_ros.ros.diagnostics import NodeHealth, VlmProbe, health_to_diagnostics
 from spatialclaw_ros.ros.ingest import Ingest
 from spatialclaw_ros.ros.markers import answer_markers
+from spatialclaw_ros.secrecy import harden_process, has_credentials, redact_url
 from spatialclaw_ros.srv import SpatialQuery as SpatialQueryService
 
 ACTION_NAME = "spatial_query"
@@ -150,7 +151,7 @@ class SpatialClawNode(Node):
                 self.get_logger().error(f"kernel pool not available: {exc}")
         self.get_logger().info(
             f"ready: color={t.color} depth={t.depth or '-'} camera_info={t.camera_info} "
-            f"fixed_frame={self.cfg.fixed_frame} vlm={self.cfg.vlm.base_url} "
+            f"fixed_frame={self.cfg.fixed_frame} vlm={redact_url(self.cfg.vlm.base_url)} "
             f"max_concurrent={self.cfg.agent.max_concurrent_queries}")
 
     # ---- ingest ----------------------------------------------------------------------------
@@ -434,7 +435,7 @@ class SpatialClawNode(Node):
         h = NodeHealth()
         self.ingest.fill_health(h)
         counts = self.gate.counts()
-        h.vlm_url = self.cfg.vlm.base_url
+        h.vlm_url = redact_url(self.cfg.vlm.base_url)
         h.vlm = self._vlm_probe.last
         h.depth_backend, h.segment_backend = self.ingest.backends()
         h.sandbox_mode = self.cfg.sandbox.mode
@@ -521,6 +522,13 @@ def spin_node(node: SpatialClawNode, stop: threading.Event | None = None) -> Non
 
 def run(cfg: Config | None, ros_args: Sequence[str] | None = None) -> int:
     """Start rclpy, run the node until SIGINT/SIGTERM; returns an exit code."""
+    harden_process()     # same-uid processes cannot read the node's environ or write its memory
+    leaked = [a for a in (ros_args or []) if "base_url" in a and has_credentials(a.split(":=", 1)[-1])]
+    if leaked:
+        print("spatialclaw_agent: vlm.base_url on the command line holds credentials, which every "
+              "user can read in the process list: put the URL in SPATIALCLAW_VLM_URL or the params "
+              "file, and an API key in SPATIALCLAW_VLM_API_KEY", file=sys.stderr)
+        return 2
     args = ["spatialclaw_agent", *(ros_args or [])]
     # Our own signal handling: rclpy's would shut the context down before queries are ended.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)

@@ -18,8 +18,9 @@ from typing import Any, Callable
 import openai
 
 from spatialclaw_ros.config import VlmConfig
-from spatialclaw_ros.errors import (QueryCanceledError, QueryTimeoutError, VlmError,
-                                    VlmUnreachableError)
+from spatialclaw_ros.errors import (QueryCanceledError, QueryTimeoutError, SpatialClawError,
+                                    VlmError, VlmUnreachableError)
+from spatialclaw_ros.secrecy import Redactor, redact_url
 from spatialclaw_ros.vlm.budget import (ContextBudget, budget_for_model, overflow_message,
                                          parse_limit_error, parse_models_list)
 from spatialclaw_ros.vlm.conversation import Conversation
@@ -91,6 +92,10 @@ class VlmClient:
         self.extra_body = _parse_extra_body(getattr(cfg, "extra_body", ""))
         self._lock = threading.Lock()
         self._client: openai.OpenAI | None = None
+        # the URL as shown in messages and logs, and a filter for its credentials and the API key:
+        # errors from this client reach the kernel (vlm()), transcripts and the CLI's output
+        self.shown_url = redact_url(cfg.base_url)
+        self.redact = Redactor.for_vlm(cfg.base_url, cfg.api_key_env)
 
     # -- plumbing ------------------------------------------------------------------------------
     def _openai(self) -> openai.OpenAI:
@@ -167,10 +172,10 @@ class VlmClient:
             log.warning("cannot list the served models (%s); assuming %s", exc.message, self._model)
             served = []
         if not served and not self._model:
-            raise VlmError(f"{self.cfg.base_url}/models lists no model: set vlm.model / --model")
+            raise VlmError(f"{self.shown_url}/models lists no model: set vlm.model / --model")
         chosen = next((m for m in served if m.id == self._model), None) if self._model else served[0]
         if served and chosen is None:   # some servers accept unlisted aliases: let a 404 decide
-            log.warning("%s/models does not list %r (it lists %s)", self.cfg.base_url, self._model,
+            log.warning("%s/models does not list %r (it lists %s)", self.shown_url, self._model,
                         ", ".join(m.id for m in served))
         self._model = chosen.id if chosen else self._model
         self._max_model_len = chosen.max_model_len if chosen else None
@@ -188,6 +193,14 @@ class VlmClient:
     # -- retries -------------------------------------------------------------------------------
     def _with_retries(self, fn: Callable[[], Any], *, cancel: threading.Event | None,
                       deadline: float | None, what: str) -> Any:
+        try:
+            return self._retrying(fn, cancel=cancel, deadline=deadline, what=what)
+        except SpatialClawError as exc:
+            exc.args = (self.redact(exc.message),) + exc.args[1:]
+            raise
+
+    def _retrying(self, fn: Callable[[], Any], *, cancel: threading.Event | None,
+                  deadline: float | None, what: str) -> Any:
         attempts = max(1, int(self.cfg.retries) + 1)
         last: Exception | None = None
         for attempt in range(attempts):
@@ -211,24 +224,24 @@ class VlmClient:
             except openai.APIConnectionError as exc:
                 last = exc
                 log.warning("VLM %s: cannot connect to %s (attempt %d/%d)", what,
-                            self.cfg.base_url, attempt + 1, attempts)
+                            self.shown_url, attempt + 1, attempts)
             except openai.APIStatusError as exc:
                 if exc.status_code == 429 or exc.status_code >= 500:
                     last = exc
                     log.warning("VLM %s: HTTP %d (attempt %d/%d)", what, exc.status_code,
                                 attempt + 1, attempts)
                     continue
-                raise _request_error(exc, self.cfg.base_url) from None
+                raise _request_error(exc, self.shown_url) from None
         if isinstance(last, openai.APITimeoutError):
-            raise VlmError(f"the VLM at {self.cfg.base_url} did not answer within "
+            raise VlmError(f"the VLM at {self.shown_url} did not answer within "
                            f"{self.cfg.timeout_s:.0f} s ({attempts} attempts); raise vlm.timeout_s "
                            "or check the server's load")
         if isinstance(last, openai.APIConnectionError):
             cause = last.__cause__ or last
-            raise VlmUnreachableError(unreachable_message(self.cfg.base_url, str(cause) or
+            raise VlmUnreachableError(unreachable_message(self.shown_url, str(cause) or
                                                           type(cause).__name__))
         if isinstance(last, openai.APIStatusError):
-            err = _request_error(last, self.cfg.base_url)
+            err = _request_error(last, self.shown_url)
             raise VlmRequestError(f"{err.message} (after {attempts} attempts)", status=err.status,
                                   param=err.param, body=err.body)
         raise VlmError(f"VLM {what} failed")  # pragma: no cover - attempts >= 1

@@ -13,12 +13,26 @@ IMAGE_DROPPED_NOTE = "[image removed to fit the context budget]"
 OUTPUT_DROPPED_NOTE = "[older output shortened to fit the context budget]"
 
 
+MAX_DECODE_PIXELS = 4096 * 4096   # encoded images (bytes) larger than this are refused, not decoded
+
+
 def jpeg_data_url(image: np.ndarray | bytes, max_side: int = 640, quality: int = 85) -> str:
-    """Encode an RGB uint8 array (or JPEG/PNG bytes) as a JPEG data URL, longest side <= max_side."""
+    """Encode an RGB uint8 array (or JPEG/PNG bytes) as a JPEG data URL, longest side <= max_side.
+
+    Bytes are opened lazily: their header's size is checked against MAX_DECODE_PIXELS before any
+    pixel is decoded (ValueError), and a JPEG that already fits is passed through undecoded.
+    """
     from PIL import Image
 
     if isinstance(image, (bytes, bytearray)):
-        img = Image.open(io.BytesIO(bytes(image)))
+        import warnings
+
+        with warnings.catch_warnings():       # the size is checked below, before decoding
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(bytes(image)))
+        if img.size[0] * img.size[1] > MAX_DECODE_PIXELS:
+            raise ValueError(f"image of {img.size[0]}x{img.size[1]} pixels refused (more than "
+                             f"{MAX_DECODE_PIXELS}); it was not decoded")
         if img.format == "JPEG" and max(img.size) <= max_side:
             return "data:image/jpeg;base64," + base64.b64encode(bytes(image)).decode("ascii")
         img = img.convert("RGB")
