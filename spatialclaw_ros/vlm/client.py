@@ -41,6 +41,19 @@ class VlmRequestError(VlmError):
         self.body = body
 
 
+class _BadBody(Exception):
+    """HTTP 200 whose body is not an OpenAI JSON completion (a proxy's HTML page, a wrong URL)."""
+
+    def __init__(self, body: Any) -> None:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+        super().__init__(text[:200])
+        self.preview = " ".join(text[:200].split())
+
+
+class _StreamCut(Exception):
+    """A streamed reply ended before its finish_reason (connection dropped mid-reply)."""
+
+
 @dataclass
 class ChatReply:
     """One completion: text and/or tool calls, why it stopped, and what it cost."""
@@ -225,6 +238,13 @@ class VlmClient:
                 last = exc
                 log.warning("VLM %s: cannot connect to %s (attempt %d/%d)", what,
                             self.shown_url, attempt + 1, attempts)
+            except _BadBody as exc:
+                last = exc
+                log.warning("VLM %s: HTTP 200 but not JSON: %r (attempt %d/%d)", what,
+                            exc.preview[:80], attempt + 1, attempts)
+            except _StreamCut as exc:
+                last = exc
+                log.warning("VLM %s: %s (attempt %d/%d)", what, exc, attempt + 1, attempts)
             except openai.APIStatusError as exc:
                 if exc.status_code == 429 or exc.status_code >= 500:
                     last = exc
@@ -240,6 +260,15 @@ class VlmClient:
             cause = last.__cause__ or last
             raise VlmUnreachableError(unreachable_message(self.shown_url, str(cause) or
                                                           type(cause).__name__))
+        if isinstance(last, _BadBody):
+            raise VlmError(
+                f"the VLM at {self.shown_url} answered HTTP 200 with a body that is not an "
+                f"OpenAI JSON completion ({attempts} attempts); it starts: {last.preview!r}. Check "
+                "vlm.base_url (an OpenAI-compatible server, usually ending in /v1) and any proxy "
+                "in between")
+        if isinstance(last, _StreamCut):
+            raise VlmError(f"the VLM at {self.shown_url} cut its streamed reply off ({last}; "
+                           f"{attempts} attempts): check the server's log and any proxy timeouts")
         if isinstance(last, openai.APIStatusError):
             err = _request_error(last, self.shown_url)
             raise VlmRequestError(f"{err.message} (after {attempts} attempts)", status=err.status,
@@ -282,7 +311,8 @@ class VlmClient:
                         deadline=deadline, what="chat")
                 else:
                     reply = self._with_retries(
-                        lambda: _to_reply(self._openai().chat.completions.create(**kwargs)),
+                        lambda: _to_reply(_json_call(
+                            lambda: self._openai().chat.completions.create(**kwargs))),
                         cancel=cancel, deadline=deadline, what="chat")
                 break
             except VlmRequestError as exc:
@@ -333,14 +363,18 @@ class VlmClient:
 
     def _stream(self, kwargs: dict[str, Any], on_delta: Callable[[str], None] | None,
                 cancel: threading.Event | None) -> ChatReply:
-        stream = self._openai().chat.completions.create(
-            **kwargs, stream=True, stream_options={"include_usage": True})
+        stream = _json_call(lambda: self._openai().chat.completions.create(
+            **kwargs, stream=True, stream_options={"include_usage": True}))
+        if isinstance(stream, (str, bytes)):
+            raise _BadBody(stream)
         text: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
-        finish = "stop"
+        finish: str | None = None
         prompt = completion = 0
         try:
-            for chunk in stream:
+            for chunk in _cut_on_error(stream):
+                if isinstance(chunk, (str, bytes)):
+                    raise _BadBody(chunk)
                 if cancel is not None and cancel.is_set():
                     break
                 if chunk.usage is not None:
@@ -364,6 +398,12 @@ class VlmClient:
                         finish = choice.finish_reason
         finally:
             stream.close()
+        if finish is None:
+            if cancel is not None and cancel.is_set():
+                finish = "stop"
+            else:
+                raise _StreamCut(f"the stream ended without a finish_reason after "
+                                 f"{len(''.join(text))} characters")
         return ChatReply(text="".join(text), finish_reason=finish,
                          tool_calls=[calls[i] for i in sorted(calls)], prompt_tokens=prompt,
                          completion_tokens=completion)
@@ -382,7 +422,41 @@ def _parse_extra_body(text: str) -> dict[str, Any]:
     return value
 
 
+def _json_call(fn: Callable[[], Any]) -> Any:
+    """fn(), with a body that is not JSON turned into _BadBody (retried like a 5xx)."""
+    try:
+        resp = fn()
+    except json.JSONDecodeError as exc:
+        raise _BadBody(exc.doc) from None
+    if isinstance(resp, (str, bytes)):       # openai returns the text of a non-JSON content type
+        raise _BadBody(resp)
+    return resp
+
+
+def _cut_on_error(stream: Any) -> Any:
+    """Iterate a stream; a dropped connection or a broken event becomes _StreamCut."""
+    it = iter(stream)
+    while True:
+        try:
+            chunk = next(it)
+        except StopIteration:
+            return
+        except json.JSONDecodeError as exc:
+            raise _BadBody(exc.doc) from None
+        except (openai.APIStatusError, openai.APITimeoutError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - httpx/openai read errors mid-stream
+            mod = type(exc).__module__
+            if mod.startswith(("httpx", "openai", "httpcore")) or isinstance(exc, OSError):
+                raise _StreamCut(f"the connection broke mid-reply ({type(exc).__name__}: "
+                                 f"{exc})") from None
+            raise
+        yield chunk
+
+
 def _to_reply(resp: Any) -> ChatReply:
+    if isinstance(resp, (str, bytes)) or not hasattr(resp, "choices"):
+        raise _BadBody(resp)
     if not resp.choices:
         raise VlmError("the VLM returned no choices")
     choice = resp.choices[0]
