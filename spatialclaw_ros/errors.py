@@ -23,6 +23,8 @@ class ErrorCode(enum.IntEnum):
     BUSY = 13
     SANDBOX_UNAVAILABLE = 14
     INTERNAL = 15
+    CANNOT_ANSWER = 16
+    MODEL_UNAVAILABLE = 17
 
 
 class SpatialClawError(Exception):
@@ -116,3 +118,15 @@ class SandboxUnavailableError(SpatialClawError):
     """`sandbox: strict` was asked for and an isolation layer is missing."""
 
     code = ErrorCode.SANDBOX_UNAVAILABLE
+
+
+class CannotAnswerError(SpatialClawError):
+    """The agent concluded that the frames cannot answer the question (ReturnAnswer(None, reason=...))."""
+
+    code = ErrorCode.CANNOT_ANSWER
+
+
+class ModelUnavailableError(PerceptionError):
+    """A perception model the query needs is not set up (no engine, checkpoint or runtime)."""
+
+    code = ErrorCode.MODEL_UNAVAILABLE

@@ -53,6 +53,27 @@ class AnswerMismatch(ValueError):
     """ReturnAnswer's value does not fit the expected answer type (message is for the model)."""
 
 
+class CannotAnswer(Exception):
+    """The model said the frames cannot answer the question: ReturnAnswer(None, reason=...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_CANNOT_TEXT = re.compile(r"^\W*cannot answer\s*[:\-\u2013]\s*(.+)$", re.IGNORECASE)
+
+
+def cannot_answer_reason(raw: Any) -> str | None:
+    """The reason of a typed "cannot answer" (value None with a non-empty reason), else None."""
+    if not isinstance(raw, dict) or "value" not in raw or raw.get("value") is not None:
+        return None
+    reason = raw.get("reason")
+    if isinstance(reason, str) and reason.strip():
+        return reason.strip()[:1000]
+    return None
+
+
 @dataclass
 class AnswerSpec:
     """What the query expects: type, options, frame, the unit the question asks for."""
@@ -258,6 +279,13 @@ class AnswerValidator:
     def _validate(self, raw: dict[str, Any], is_fallback: bool) -> Answer:
         if not isinstance(raw, dict) or "value" not in raw:
             raise AnswerMismatch("call ReturnAnswer(value, ...) with the answer as its first argument")
+        reason = cannot_answer_reason(raw)
+        if reason is not None:
+            raise CannotAnswer(reason)
+        if raw.get("value") is None:
+            raise AnswerMismatch("ReturnAnswer(None) means the question cannot be answered from these "
+                                 "frames: say why with reason='...' (e.g. ReturnAnswer(None, "
+                                 "reason='needs a depth model')), or give the answer")
         value = raw.get("value")
         unit = raw.get("unit")
         frame = raw.get("frame") or ""
@@ -422,6 +450,9 @@ def parse_text_answer(text: str, validator: AnswerValidator, *, is_fallback: boo
             return validator.validate(obj, is_fallback=is_fallback)
     spec = validator.spec
     body = (text or "").strip()
+    said = _CANNOT_TEXT.match(body.splitlines()[-1].strip()) if body else None
+    if said:
+        raise CannotAnswer(said.group(1).strip()[:1000])
     if not body:
         raise AnswerMismatch('the reply is empty; answer with a JSON object {"value": ..., "unit": ...}')
     t = spec.answer_type

@@ -14,12 +14,12 @@ import logging
 from typing import Any, Callable
 
 from spatialclaw_ros.agent import prompts
-from spatialclaw_ros.agent.answers import AnswerMismatch, parse_text_answer
+from spatialclaw_ros.agent.answers import AnswerMismatch, CannotAnswer, parse_text_answer
 from spatialclaw_ros.agent.feedback import cell_observation, field_of, truncate
-from spatialclaw_ros.agent.loop import CellOutcome, Outcome, QueryRun, extract_code
+from spatialclaw_ros.agent.loop import CellOutcome, Outcome, QueryRun, extract_code, unanswered_error
 from spatialclaw_ros.agent.metadata import metadata_summary
 from spatialclaw_ros.agent.types import Phase
-from spatialclaw_ros.errors import InvalidRequestError, SpatialClawError
+from spatialclaw_ros.errors import CannotAnswerError, InvalidRequestError, SpatialClawError
 from spatialclaw_ros.vlm.conversation import Conversation
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,8 @@ def run_code(run: QueryRun) -> Outcome:
         if cell.answer is not None:
             run.progress(step, Phase.ANSWERING, purpose=purpose, output=cell.answer.text)
             return Outcome(answer=cell.answer, steps_used=step)
+        if cell.cannot_answer is not None:
+            return _cannot(run, cell.cannot_answer, step)
         text, img_urls, img_titles = _feedback(run, conv, cell, step)
         run.progress(step, Phase.EXECUTING, purpose=purpose, code=code, output=text)
         run.say(conv, "user", text, img_urls, img_titles, step=step)
@@ -101,15 +103,24 @@ def _fallback(run: QueryRun, conv: Conversation, steps: int) -> Outcome:
     reply = run.chat(conv, step=steps, phase=Phase.ANSWERING)
     try:
         answer = parse_text_answer(reply.text, run.validator, is_fallback=True)
+    except CannotAnswer as exc:
+        return _cannot(run, exc.reason, steps, note=f"said when the {run.max_steps} steps ran out")
     except AnswerMismatch as exc:
         run.transcript.add("rejected", text=f"fallback answer rejected: {exc}")
-        return Outcome(error=StepBudgetError(
+        return Outcome(error=unanswered_error(run, StepBudgetError(
             f"no valid answer within {run.max_steps} steps, and the fallback answer was rejected: "
-            f"{exc}"), steps_used=steps)
+            f"{exc}")), steps_used=steps)
     run.transcript.add("answer", text=answer.text + " (fallback)", answer=answer.to_dict())
     return Outcome(answer=answer, steps_used=steps,
                    notes=[f"fallback: no ReturnAnswer within {run.max_steps} steps; best answer "
                           "from the transcript"])
+
+
+def _cannot(run: QueryRun, reason: str, steps: int, note: str = "") -> Outcome:
+    """End the query with CANNOT_ANSWER and the model's reason (never a made-up value)."""
+    run.progress(steps, Phase.ANSWERING, output=f"cannot answer: {reason}")
+    return Outcome(error=CannotAnswerError(f"cannot answer: {reason}" + (f" ({note})" if note else "")),
+                   steps_used=steps, notes=[f"cannot answer ({note})"] if note else [])
 
 
 # -- single_pass ---------------------------------------------------------------------------------
@@ -130,12 +141,14 @@ def run_single_pass(run: QueryRun) -> Outcome:
             cell = run.run_cell(code, attempt)
             if cell.answer is not None:
                 return Outcome(answer=cell.answer, steps_used=attempt)
+            if cell.cannot_answer is not None:
+                return _cannot(run, cell.cannot_answer, attempt)
             last_error = _failure_text(run, cell)
         if attempt == 1:
             run.say(conv, "user", "The program failed:\n" + last_error
                     + "\nWrite the corrected complete program (last try).", step=2)
-    return Outcome(error=StepBudgetError(f"single_pass: no valid answer after 2 programs: "
-                                         f"{last_error[:600]}"), steps_used=2)
+    return Outcome(error=unanswered_error(run, StepBudgetError(
+        f"single_pass: no valid answer after 2 programs: {last_error[:600]}")), steps_used=2)
 
 
 def _failure_text(run: QueryRun, cell: CellOutcome) -> str:
@@ -167,6 +180,8 @@ def run_no_tool(run: QueryRun) -> Outcome:
             answer = parse_text_answer(reply.text, run.validator)
             run.transcript.add("answer", text=answer.text, answer=answer.to_dict())
             return Outcome(answer=answer, steps_used=attempt)
+        except CannotAnswer as exc:
+            return _cannot(run, exc.reason, attempt)
         except AnswerMismatch as exc:
             error = str(exc)
             run.transcript.add("rejected", text=error)
@@ -185,8 +200,10 @@ def run_program(run: QueryRun, program: str) -> Outcome:
     cell = run.run_cell(program, 1)
     if cell.answer is not None:
         return Outcome(answer=cell.answer, steps_used=1)
-    return Outcome(error=InvalidRequestError("the program gave no valid answer: "
-                                             + _failure_text(run, cell)[:1500]), steps_used=1)
+    if cell.cannot_answer is not None:
+        return _cannot(run, cell.cannot_answer, 1)
+    return Outcome(error=unanswered_error(run, InvalidRequestError(
+        "the program gave no valid answer: " + _failure_text(run, cell)[:1500])), steps_used=1)
 
 
 # -- tool_call -----------------------------------------------------------------------------------
@@ -219,7 +236,9 @@ def _tool_schemas() -> list[dict[str, Any]]:
             {"value": {"description": "the answer: number, [x, y, z], choice text, true/false, "
                        "count or text; or a \"$variable\" name"},
              "unit": {"type": "string"}, "frame": {"type": "string"},
-             "stamp_ns": {"type": "integer"}, "uncertainty": {"type": "number"}}, ["value"]),
+             "stamp_ns": {"type": "integer"}, "uncertainty": {"type": "number"},
+             "reason": {"type": "string", "description": "with value null: why the frames cannot "
+                        "answer the question"}}, ["value"]),
     ]
     for family, method, fn in _tool_methods():
         sig = inspect.signature(fn)
@@ -270,7 +289,7 @@ def tool_call_code(name: str, args: dict[str, Any], default_var: str,
         return code
     if name == "return_answer":
         kwargs = ", ".join(f"{k}={_literal(v)}" for k, v in args.items()
-                           if k in ("value", "unit", "frame", "stamp_ns", "uncertainty"))
+                           if k in ("value", "unit", "frame", "stamp_ns", "uncertainty", "reason"))
         return f"ReturnAnswer({kwargs})"
     if name not in methods:
         raise ValueError(f"unknown function {name!r}; available: run_python, return_answer, "
@@ -318,6 +337,8 @@ def run_tool_call(run: QueryRun) -> Outcome:
             cell = run.run_cell(code, step)
             if cell.answer is not None:
                 return Outcome(answer=cell.answer, steps_used=step)
+            if cell.cannot_answer is not None:
+                return _cannot(run, cell.cannot_answer, step)
             text, img_urls, img_titles = _feedback(run, conv, cell, step)
             conv.add_tool_result(tc.get("id", ""), text)
             run.transcript.message("tool", f"{name}:\n{text}", step=step)

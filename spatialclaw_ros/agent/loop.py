@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from spatialclaw_ros.agent.answers import AnswerMismatch, AnswerValidator
+from spatialclaw_ros.agent.answers import AnswerMismatch, AnswerValidator, CannotAnswer
 from spatialclaw_ros.agent.feedback import ImageBudget, field_of
 from spatialclaw_ros.agent.types import Answer, Phase, QueryRequest, StepProgress
 from spatialclaw_ros.agent.transcript import Transcript
@@ -63,6 +63,7 @@ class CellOutcome:
     problems: list[str] = field(default_factory=list)
     answer: Answer | None = None
     answer_error: str = ""
+    cannot_answer: str | None = None     # ReturnAnswer(None, reason=...): the model's reason
 
 
 class QueryRun:
@@ -94,6 +95,7 @@ class QueryRun:
         self.perception_s = 0.0
         self.side_queries = 0
         self.notes: list[str] = []
+        self.handler_errors: list[SpatialClawError] = []   # typed errors of parent handlers
         self._vlm_lock = threading.Lock()
         # what reaches the kernel (handler errors) never carries the VLM's credentials
         self.redact = Redactor.for_vlm(cfg.vlm.base_url, cfg.vlm.api_key_env)
@@ -264,6 +266,8 @@ class QueryRun:
         if raw:
             try:
                 out.answer = self.validator.validate(dict(raw))
+            except CannotAnswer as exc:
+                out.cannot_answer = exc.reason
             except AnswerMismatch as exc:
                 out.answer_error = (f"ReturnAnswer({_short_kwargs(raw)}) was rejected: {exc}. The query "
                                     "is not finished; call ReturnAnswer again with a valid value.")
@@ -300,6 +304,9 @@ class QueryRun:
                             answer=field_of(res, "answer"))
         if out.answer is not None:
             self.transcript.add("answer", step=step, text=out.answer.text, answer=out.answer.to_dict())
+        elif out.cannot_answer is not None:
+            self.transcript.add("answer", step=step, text=f"cannot answer: {out.cannot_answer}",
+                                answer=None)
         elif out.answer_error:
             self.transcript.add("rejected", step=step, text=out.answer_error)
 
@@ -312,6 +319,8 @@ class QueryRun:
             try:
                 return fn(payload)
             except Exception as exc:
+                if isinstance(exc, SpatialClawError):
+                    self.handler_errors.append(exc)
                 text = str(exc)
                 clean = self.redact(text)
                 if clean != text:        # the error goes back to the kernel: no credentials
@@ -362,6 +371,20 @@ class QueryRun:
                                 duration_s=reply.duration_s, prompt_tokens=reply.prompt_tokens,
                                 completion_tokens=reply.completion_tokens)
         return {"text": reply.text}
+
+
+def unanswered_error(run: "QueryRun", default: SpatialClawError) -> SpatialClawError:
+    """The error of a query that ended without an answer: a missing model wins over ``default``.
+
+    A tool that failed because a perception model is not set up (ModelUnavailableError) is the
+    real reason, with what to install; a program's or the step budget's failure only follows it.
+    """
+    from spatialclaw_ros.errors import ErrorCode
+
+    for exc in run.handler_errors:
+        if exc.code == ErrorCode.MODEL_UNAVAILABLE:
+            return type(exc)(f"{exc.message} ({default.message[:300]})")
+    return default
 
 
 def _dead(session: Any) -> bool:

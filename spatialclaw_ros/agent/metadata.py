@@ -43,6 +43,7 @@ def build_metadata(request: QueryRequest, frames: list[Frame], fixed_frame: str,
         "has_base_pose": [getattr(f, "T_fixed_base", None) is not None for f in frames],
         "has_labels": [f.labels is not None for f in frames],
         "sources": sorted({f.source for f in frames if f.source}),
+        "recording_index": [int(getattr(f, "recording_index", -1)) for f in frames],
     }
 
 
@@ -72,6 +73,11 @@ def metadata_summary(md: dict[str, Any]) -> str:
         lines.append(f"- image size: {c['width']}x{c['height']}" + ("" if same else " (varies)")
                      + f", fx={c['fx']:.1f} fy={c['fy']:.1f} cx={c['cx']:.1f} cy={c['cy']:.1f}"
                      + f", camera frame {c['frame_id']!r}")
+    rec = md.get("recording_index") or []
+    if rec and all(k >= 0 for k in rec):
+        total = md.get("recording_count")
+        lines.append(f"- recording_index (keyframe -> recording frame): {rec}"
+                     + (f" of {total} recording frames (last = {total - 1})" if total else ""))
     lines.append(f"- depth sensor: {sum(md['has_depth'])}/{md['num_frames']} frames; "
                  f"camera pose in {md['fixed_frame']}: {sum(md['has_pose'])}/{md['num_frames']}")
     n_base = sum(md.get("has_base_pose") or [])

@@ -116,7 +116,8 @@ def fallback_message(answer_hint: str) -> str:
     """Asked once when the step budget is exhausted."""
     return ("You have no steps left. From everything above, give your best answer now. Reply with one "
             'JSON object only: {"value": <answer>, "unit": "<unit or empty>", "frame": "<frame or empty>"}'
-            f"\n(The answer must fit: {answer_hint}.)")
+            f"\n(The answer must fit: {answer_hint}.) If the frames cannot answer the question (e.g. "
+            'no depth for a measurement), reply {"value": null, "reason": "<why>"} instead of guessing.')
 
 
 NO_CODE_MESSAGE = ("Format error: your reply has no ```python code block. Reply with one sentence of "

@@ -62,7 +62,8 @@ DEPTH_CANDIDATES = (
     "/camera/depth_registered/image_raw", "/camera/depth_registered/image_rect",
     "/camera/depth/image_raw", "/camera/depth/image_rect_raw", "/camera/depth/image",
 )
-LABEL_CANDIDATES = ("/camera/instance_labels",)
+LABEL_CANDIDATES = ("/camera/instance_labels", "/camera/camera/instance_labels")
+STRING = "std_msgs/msg/String"
 
 
 class BagReadError(NoFramesError):
@@ -104,6 +105,12 @@ class BagReport:
     frame_stamps_range_ns: tuple[int, int] | None = None     # frames loaded
     color_stamps_range_ns: tuple[int, int] | None = None     # every matched colour frame
     sync: SyncStats | None = None
+    formats: dict[str, str] = field(default_factory=dict)    # role -> "16UC1 (mm)", "jpeg"...
+    objects: list[dict[str, Any]] = field(default_factory=list)  # the label legend (id, name...)
+    legend_topic: str = ""
+    capabilities: dict[str, str] = field(default_factory=dict)  # objects/depth/pose -> how
+    recording_stamps_ns: list[int] = field(default_factory=list)  # every matched colour frame
+    camera_track: dict[str, Any] | None = None     # full-rate TF camera path over the frames
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict (`spatialclaw info --json`)."""
@@ -127,6 +134,9 @@ class BagReport:
             "color_stamps_range_ns": (list(self.color_stamps_range_ns)
                                       if self.color_stamps_range_ns else None),
             "sync": vars(self.sync) if self.sync else None,
+            "formats": dict(self.formats), "legend_topic": self.legend_topic,
+            "objects": [dict(o) for o in self.objects],
+            "capabilities": dict(self.capabilities),
         }
 
 
@@ -161,8 +171,13 @@ def load_bag(path: str | Path, cfg: Config, *, start_ns: int | None = None,
              depth_topic: str | None = None, camera_info_topic: str | None = None,
              labels_topic: str | None = None, fixed_frame: str | None = None,
              max_frames: int | None = None, select_keyframes: bool = True,
-             load_frames: bool = True) -> BagData:
+             load_frames: bool = True,
+             recording_frames: list[int | str] | None = None) -> BagData:
     """Read a rosbag2 bag into keyframes with poses in the fixed frame, plus a report.
+
+    The first and last frame of the window are always keyframes. ``recording_frames`` picks
+    frames by their index in the recording's colour stream instead ('first', 'last', k, -k);
+    every Frame's ``recording_index`` says which recording frame it is.
 
     Raises BagReadError (unreadable bag), NoFramesError (no colour topic or no frame in the
     window), NoCameraInfoError (no usable CameraInfo) when ``load_frames`` is true.
@@ -184,7 +199,8 @@ def load_bag(path: str | Path, cfg: Config, *, start_ns: int | None = None,
         raise BagReadError(_open_error(bag, exc)) from None
     try:
         return _load(reader, bag, cfg, fixed, start_ns, end_ns, color_topic, depth_topic,
-                     camera_info_topic, labels_topic, max_frames, select_keyframes, load_frames)
+                     camera_info_topic, labels_topic, max_frames, select_keyframes, load_frames,
+                     recording_frames)
     finally:
         try:
             reader.close()
@@ -204,7 +220,7 @@ def _open_error(bag: Path, exc: Exception) -> str:
 def _load(reader: Any, bag: Path, cfg: Config, fixed: str, start_ns: int | None,
           end_ns: int | None, color_t: str | None, depth_t: str | None, info_t: str | None,
           labels_t: str | None, max_frames: int | None, select_keyframes: bool,
-          load_frames: bool) -> BagData:
+          load_frames: bool, recording_frames: list[int | str] | None = None) -> BagData:
     conns = list(reader.connections)
     by_topic: dict[str, Any] = {}
     for c in conns:
@@ -228,14 +244,20 @@ def _load(reader: Any, bag: Path, cfg: Config, fixed: str, start_ns: int | None,
     tf_conns = [c for c in conns if c.msgtype == TF_MSG
                 and c.topic.rsplit("/", 1)[-1] in ("tf", "tf_static")]
     spans: dict[str, list[int]] = {}
+    tf_stamps: set[int] = set()          # stamps of dynamic transforms: the full-rate camera path
     for c, _, raw in _iterate(reader, tf_conns, bag, spans):
         msg = _deserialize(reader, raw, c, bag)
         try:
             tf.add_tf_message(msg, static=c.topic.endswith("tf_static"))
         except ValueError as exc:
             report.notes.append(f"skipped a bad transform on {c.topic}: {exc}")
+            continue
+        if not c.topic.endswith("tf_static"):
+            tf_stamps.update(int(t.header.stamp.sec) * NS_PER_S + int(t.header.stamp.nanosec)
+                             for t in msg.transforms)
     report.tf_edges = tf.edges()
     report.tf_frames = sorted(tf.frames())
+    _read_legend(reader, conns, bag, roles, report)
 
     color = roles["color"]
     if color is None:
@@ -272,6 +294,8 @@ def _load(reader: Any, bag: Path, cfg: Config, fixed: str, start_ns: int | None,
     report.sync = sync.stats()
     _measured_rates(report, spans)
     report.matched_frames = len(matches)
+    report.recording_stamps_ns = [m.stamp_ns for m in matches]
+    _read_formats(reader, bag, streams, role_conns, report)
     if matches:
         report.color_stamps_range_ns = (matches[0].stamp_ns, matches[-1].stamp_ns)
     if not matches:
@@ -285,8 +309,13 @@ def _load(reader: Any, bag: Path, cfg: Config, fixed: str, start_ns: int | None,
         (m.items["camera_info"].frame_id for m in matches if "camera_info" in m.items), "")
     report.camera_frame = camera_frame
     lo, hi = start_ns or None, end_ns or None
-    in_window = [m for m in matches
-                 if (lo is None or m.stamp_ns >= lo) and (hi is None or m.stamp_ns <= hi)]
+    rec_index = {id(m): k for k, m in enumerate(matches)}
+    if recording_frames is not None:
+        in_window = [matches[k] for k in _recording_indices(recording_frames, len(matches))]
+        select_keyframes = False
+    else:
+        in_window = [m for m in matches
+                     if (lo is None or m.stamp_ns >= lo) and (hi is None or m.stamp_ns <= hi)]
     poses = [lookup_camera_pose(tf, fixed, m.items["color"].frame_id or camera_frame, m.stamp_ns,
                                 base_frame=cfg.base_frame)
              for m in in_window]
@@ -302,6 +331,9 @@ def _load(reader: Any, bag: Path, cfg: Config, fixed: str, start_ns: int | None,
             continue
         if not select_keyframes or selector.consider(m.stamp_ns, p.T).keep:
             chosen.append((m, p))
+    usable = [(m, p) for m, p in zip(in_window, poses) if not (any_pose and p.T is None)]
+    if chosen and usable and chosen[-1][0] is not usable[-1][0]:
+        chosen.append(usable[-1])        # the window's last frame is always a keyframe
     report.keyframes_in_window = len(chosen)
     if not in_window:
         first, last = matches[0].stamp_ns, matches[-1].stamp_ns
@@ -321,8 +353,13 @@ def _load(reader: Any, bag: Path, cfg: Config, fixed: str, start_ns: int | None,
 
     # Pass 3: deserialise and convert only the chosen messages.
     frames, camera = _convert(reader, bag, streams, role_conns, chosen, cfg, fixed, report)
+    index_of_stamp = {m.stamp_ns: rec_index[id(m)] for m, _ in chosen}
+    for f in frames:
+        f.recording_index = index_of_stamp.get(f.stamp_ns, -1)
     if frames:
         report.frame_stamps_range_ns = (frames[0].stamp_ns, frames[-1].stamp_ns)
+        report.camera_track = camera_track(tf, fixed, camera_frame, tf_stamps,
+                                           frames[0].stamp_ns, frames[-1].stamp_ns)
     return BagData(frames, tf, report, camera)
 
 
@@ -653,3 +690,105 @@ def require_poses(data: BagData) -> None:
         lines = [m for m in data.report.missing if "no transform" in m]
         raise NoTransformError(lines[0] if lines else
                                f"no transform to the fixed frame '{data.report.fixed_frame}'")
+
+
+# ---- what the bag holds: label legend, encodings, what a query can do ---------------------------
+def _read_legend(reader: Any, conns: list, bag: Path, roles: dict[str, Any],
+                 report: BagReport) -> None:
+    """Objects of the instance-label legend topic (std_msgs/String JSON) into ``report.objects``."""
+    from spatialclaw_ros.bags.legend import LegendError, parse_legend
+
+    strings = [c for c in conns if c.msgtype == STRING and c.topic.rstrip("/").endswith("legend")]
+    if not strings:
+        return
+    labels = roles.get("labels")
+    want = (labels.topic.rstrip("/") + "/legend") if labels is not None else ""
+    strings.sort(key=lambda c: (c.topic != want, c.topic))
+    chosen = [c for c in strings if c.topic == strings[0].topic]
+    last = None
+    for c, _, raw in _iterate(reader, chosen, bag):
+        last = (c, raw)                  # a legend may be republished as objects appear: keep the last
+    if last is None:
+        return
+    msg = _deserialize(reader, last[1], last[0], bag)
+    try:
+        report.objects = parse_legend(str(msg.data))
+        report.legend_topic = last[0].topic
+    except LegendError as exc:
+        report.notes.append(f"label legend {last[0].topic} not usable: {exc}")
+
+
+def describe_format(msg: Any, role: str) -> str:
+    """A short description of an image message's pixel format ("16UC1 (uint16 mm)", "jpeg")."""
+    fmt = getattr(msg, "format", None)
+    if fmt is not None and not hasattr(msg, "encoding"):
+        f = str(fmt).lower()
+        if "compresseddepth" in f:
+            return f"compressedDepth png ({'16UC1 mm' if '16uc1' in f else '32FC1 m'})"
+        return "jpeg (CompressedImage)" if "jpeg" in f or "jpg" in f else \
+            "png (CompressedImage)" if "png" in f else f"{fmt} (CompressedImage)"
+    enc = str(getattr(msg, "encoding", ""))
+    if role == "depth":
+        return {"16UC1": "16UC1 (uint16 millimetres, 0 = invalid)",
+                "mono16": "mono16 (uint16 millimetres, 0 = invalid)",
+                "32FC1": "32FC1 (float32 metres, NaN = invalid)"}.get(enc, f"{enc} (not a depth encoding)")
+    return f"{enc} {getattr(msg, 'width', '?')}x{getattr(msg, 'height', '?')}"
+
+
+def _read_formats(reader: Any, bag: Path, streams: dict[str, Any], role_conns: list,
+                  report: BagReport) -> None:
+    """Deserialise the first message of each image role to report its encoding."""
+    for role in ("color", "depth", "labels"):
+        c = streams.get(role)
+        if c is None:
+            continue
+        conn = [x for x in role_conns if x.topic == c.topic][:1]
+        for cc, _, raw in _iterate(reader, conn, bag):
+            try:
+                report.formats[role] = describe_format(_deserialize(reader, raw, cc, bag), role)
+            except BagReadError as exc:
+                report.formats[role] = f"unreadable ({exc.message[:80]})"
+            break
+
+
+def _recording_indices(spec: list[int | str], n: int) -> list[int]:
+    """Recording-frame indices of a spec ('first', 'last', k, -k), sorted; NoFramesError if out of range."""
+    out = set()
+    for x in spec:
+        k = 0 if x == "first" else n - 1 if x == "last" else int(x)
+        if k < 0:
+            k += n
+        if not 0 <= k < n:
+            raise NoFramesError(f"recording frame {x} does not exist: the recording has {n} colour "
+                                f"frames (0..{n - 1}; -1 = the last)")
+        out.add(k)
+    return sorted(out)
+
+
+def camera_track(tf: TfBuffer, fixed: str, camera_frame: str, tf_stamps: set[int], t0_ns: int,
+                 t1_ns: int, max_samples: int = 4000) -> dict[str, Any] | None:
+    """The camera optical frame's path in the fixed frame at every TF stamp in [t0, t1] (and at both ends).
+
+    Returns {"frame", "stamps_ns", "xyz" [[x, y, z]], "quat_wxyz" [[w, x, y, z]]}, or None without
+    poses. tools.Geometry.camera_travel sums path length and turn over it (not over keyframes).
+    """
+    from transforms3d.quaternions import mat2quat
+
+    if not camera_frame or t1_ns <= t0_ns:
+        return None
+    stamps = sorted({t0_ns, t1_ns} | {t for t in tf_stamps if t0_ns < t < t1_ns})
+    if len(stamps) > max_samples:
+        keep = spread_indices(len(stamps), max_samples)
+        stamps = [stamps[i] for i in keep]
+    xyz, quat, used = [], [], []
+    for t in stamps:
+        p = lookup_camera_pose(tf, fixed, camera_frame, t)
+        if p.T is None:
+            continue
+        used.append(int(t))
+        xyz.append([round(float(v), 6) for v in p.T[:3, 3]])
+        quat.append([round(float(v), 8) for v in mat2quat(p.T[:3, :3])])
+    if len(used) < 2:
+        return None
+    return {"frame": fixed, "camera_frame": camera_frame, "stamps_ns": used, "xyz": xyz,
+            "quat_wxyz": quat}

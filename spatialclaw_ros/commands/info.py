@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+from typing import Any
 
 from spatialclaw_ros.config import Config
 
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
             print(f"error {exc.code.name}: {exc.message}")
         return 1
     report = data.report
+    capabilities(report, cfg)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return 0
@@ -84,6 +87,15 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         stamps = f", stamps {a / NS_PER_S:.3f} .. {b / NS_PER_S:.3f} s"
     w(f"frames: {report.matched_frames} matched colour frames{stamps}{rng}; "
       f"{report.keyframes_in_window} keyframes\n")
+    for role, fmt in report.formats.items():
+        w(f"{role} format: {fmt}\n")
+    if report.legend_topic:
+        names = ", ".join(o["name"] for o in report.objects[:12])
+        more = f", ... ({len(report.objects)} in all)" if len(report.objects) > 12 else ""
+        w(f"label legend: {report.legend_topic}: {names}{more}\n")
+    w("a query can find:\n")
+    for k, v in report.capabilities.items():
+        w(f"  {k}: {v}\n")
     if report.missing:
         w("missing for queries:\n")
         for m in report.missing:
@@ -93,3 +105,39 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     for n in report.notes:
         w(f"note: {n}\n")
     return 0
+
+
+def capabilities(report: Any, cfg: Config) -> None:
+    """Fill ``report.capabilities``: what a query on this bag can do (objects, depth, pose), one line each."""
+    from spatialclaw_ros.perception.status import da3_status, sam3_status
+
+    da3, sam3 = da3_status(cfg), sam3_status(cfg)
+    depth = report.roles.get("depth")
+    if depth:
+        depth_how = f"sensor {report.formats.get('depth', '?')} on {depth}"
+    elif da3.available:
+        depth_how = f"Depth Anything 3 ({da3.detail})"
+    else:
+        depth_how = f"none -> needs Depth Anything 3: {da3.missing}"
+    objs = []
+    if report.roles.get("labels") and report.objects:
+        objs.append(f"by label legend ({len(report.objects)} objects on {report.legend_topic})")
+    elif report.roles.get("labels"):
+        from spatialclaw_ros.sim.generate import sidecar_path
+
+        side = sidecar_path(Path(report.path))
+        objs.append(f"by label images + sidecar {side.name}" if side.is_file() else
+                    "label images without a legend (point/box prompts only)")
+    if sam3.available:
+        objs.append("SAM 3")
+    if depth or da3.available:
+        objs.append("VLM grounding (backend='vlm': boxes from the VLM, masks from depth)")
+    report.capabilities = {
+        "objects": " / ".join(objs) if objs else
+        "none (no label legend, no SAM 3, no depth for VLM grounding)",
+        "depth": depth_how,
+        "pose": "TF" if report.tf_edges else "none (no /tf)",
+    }
+    if not depth and not da3.available:
+        report.missing.append("no depth and no Depth Anything 3: metric questions about objects "
+                              f"cannot be answered ({da3.missing})")

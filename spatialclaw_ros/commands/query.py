@@ -17,6 +17,7 @@ from typing import Any
 from spatialclaw_ros.commands.info import add_topic_arguments, topic_overrides
 from spatialclaw_ros.config import Config
 from spatialclaw_ros.errors import ErrorCode, SpatialClawError
+from spatialclaw_ros.offline import offline_metadata, perception_for
 
 NS_PER_S = 1_000_000_000
 AT_WINDOW_NS = NS_PER_S // 2     # --at T: the frame nearest T within +-0.5 s
@@ -40,6 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="use the frame nearest this stamp (seconds; within 0.5 s)")
     when.add_argument("--start", type=float, metavar="S", help="window start (seconds)")
     p.add_argument("--end", type=float, metavar="E", help="window end (seconds)")
+    p.add_argument("--frames", metavar="K,...",
+                   help="recording frames to use, by index in the bag's colour stream: "
+                        "'first', 'last', 12, -2 (from the end), comma-separated; the kernel's "
+                        "Metadata['recording_index'] maps keyframes back to them")
     p.add_argument("--answer-type", default=AnswerType.AUTO.value,
                    choices=[t.value for t in AnswerType], help="expected answer type")
     p.add_argument("--choices", metavar="A,B,...", help="comma-separated choices (answer type choice)")
@@ -68,14 +73,16 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     try:
         if program is None:
             _check_vlm(cfg)
-        frames, notes = _load_frames(args, cfg, request)
+        frames, notes, report = _load_frames(args, cfg, request)
         runner = _runner()
         if runner is None:
             print("spatialclaw query: the agent runner (spatialclaw_ros.agent.runner) is missing "
                   "from this build", file=sys.stderr)
             return 3
-        result = runner(request, frames, cfg, program=program, on_progress=_print_progress,
-                        extra_metadata=_scene_metadata(args.bag))
+        extra = offline_metadata(report, args.bag, cfg)
+        with perception_for(frames, cfg) as handlers:
+            result = runner(request, frames, cfg, program=program, on_progress=_print_progress,
+                            extra_metadata=extra, handlers=handlers)
         result.notes = list(notes) + list(result.notes)
     except SpatialClawError as exc:
         result = QueryResult(success=False, error_code=exc.code, error_message=exc.message)
@@ -94,6 +101,13 @@ def _request_from_args(args: argparse.Namespace, cfg: Config) -> tuple[Any, str 
         raise UsageError("--question TEXT is required and must not be empty")
     if args.end is not None and args.at is not None:
         raise UsageError("--end goes with --start, not with --at")
+    if getattr(args, "frames", None) and args.at is not None:
+        raise UsageError("--frames names recording frames; it does not go with --at")
+    if getattr(args, "frames", None):
+        try:
+            parse_frame_spec(args.frames)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     for name in ("at", "start", "end"):
         v = getattr(args, name)
         if v is not None and (not math.isfinite(v) or v < 0):
@@ -131,8 +145,29 @@ def _request_from_args(args: argparse.Namespace, cfg: Config) -> tuple[Any, str 
 
 
 # ---- frames ----------------------------------------------------------------------------------
-def _load_frames(args: argparse.Namespace, cfg: Config, request: Any) -> tuple[list, list[str]]:
-    """Frames for the request (window resolved, stamps set on the request) and notes."""
+def parse_frame_spec(spec: str) -> list[int | str]:
+    """'first,last,12,-2' -> ['first', 'last', 12, -2]; ValueError with the accepted forms."""
+    out: list[int | str] = []
+    for part in str(spec).split(","):
+        p = part.strip().lower()
+        if not p:
+            continue
+        if p in ("first", "last"):
+            out.append(p)
+            continue
+        try:
+            out.append(int(p))
+        except ValueError:
+            raise ValueError(f"--frames: {part!r} is not a frame; use 'first', 'last' or an index "
+                             "(0 = first recording frame, -1 = last), comma-separated") from None
+    if not out:
+        raise ValueError("--frames is empty")
+    return out
+
+
+def _load_frames(args: argparse.Namespace, cfg: Config,
+                 request: Any) -> tuple[list, list[str], Any]:
+    """Frames for the request (window resolved, stamps set on the request), notes and the report."""
     from spatialclaw_ros.bags.reader import load_bag, require_poses
     from spatialclaw_ros.frames.buffer import spread_indices
 
@@ -148,8 +183,9 @@ def _load_frames(args: argparse.Namespace, cfg: Config, request: Any) -> tuple[l
         else:
             start_ns = _to_ns(args.start, first, last) if args.start is not None else None
             end_ns = _to_ns(args.end, first, last) if args.end is not None else None
+    spec = parse_frame_spec(args.frames) if getattr(args, "frames", None) else None
     data = load_bag(args.bag, cfg, start_ns=start_ns, end_ns=end_ns,
-                    select_keyframes=at_ns is None, **overrides)
+                    select_keyframes=at_ns is None, recording_frames=spec, **overrides)
     if request.fixed_frame:
         require_poses(data)        # an explicit --fixed-frame must be reachable
     for line in data.report.missing:
@@ -160,6 +196,8 @@ def _load_frames(args: argparse.Namespace, cfg: Config, request: Any) -> tuple[l
         nearest = min(frames, key=lambda f: abs(f.stamp_ns - at_ns))
         frames = [nearest]
         request.start_ns = request.end_ns = nearest.stamp_ns
+    elif spec is not None:
+        request.start_ns, request.end_ns = frames[0].stamp_ns, frames[-1].stamp_ns
     else:
         k = args.max_frames or cfg.keyframes.max_query_frames
         frames = [frames[i] for i in spread_indices(len(frames), k)]
@@ -170,7 +208,7 @@ def _load_frames(args: argparse.Namespace, cfg: Config, request: Any) -> tuple[l
     print(f"spatialclaw query: {len(frames)} frames from {args.bag} "
           f"({frames[0].stamp_ns / NS_PER_S:.3f} .. {frames[-1].stamp_ns / NS_PER_S:.3f} s), "
           f"fixed frame {request.fixed_frame or '(none: camera frame only)'}", file=sys.stderr)
-    return frames, notes
+    return frames, notes, data.report
 
 
 def _bag_stamp_range(args: argparse.Namespace, cfg: Config,
@@ -203,28 +241,6 @@ def _runner() -> Any:
             return None
         raise
     return run_query
-
-
-def _scene_metadata(bag: str) -> dict[str, Any] | None:
-    """Metadata['objects'] from a simulation sidecar ``<bag>.scene.json`` when there is one.
-
-    The labels backend of tools.SAM3 matches text ("green book") against these names.
-    """
-    try:
-        from spatialclaw_ros.eval.scenes import objects_metadata
-        from spatialclaw_ros.sim.generate import load_scene, sidecar_path
-    except ModuleNotFoundError:
-        return None
-    side = sidecar_path(Path(bag).expanduser())
-    if not side.is_file():
-        return None
-    try:
-        scene = load_scene(side)
-    except (OSError, ValueError) as exc:
-        print(f"spatialclaw query: note: ignoring the scene sidecar {side}: {exc}", file=sys.stderr)
-        return None
-    print(f"spatialclaw query: object names from {side}", file=sys.stderr)
-    return {"objects": objects_metadata(scene)}
 
 
 def _check_vlm(cfg: Config) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from spatialclaw_ros.agent.types import Executor
 from spatialclaw_ros.config import Config
+from spatialclaw_ros.errors import ErrorCode
 from spatialclaw_ros.eval.scenes import EvalItem, objects_metadata, program_path
 from spatialclaw_ros.eval.scoring import Score, score_answer
 
@@ -38,6 +39,8 @@ class ItemResult:
     duration_s: float = 0.0
     steps_used: int = 0
     notes: list[str] = field(default_factory=list)
+    cannot_answer: bool = False          # ended with CANNOT_ANSWER (not a wrong answer)
+    error_code: str = ""                 # error name when not answered
 
 
 @dataclass
@@ -48,6 +51,8 @@ class GroupSummary:
     n: int
     mean_score: float
     answered: int
+    cannot_answer: int = 0               # said "cannot answer" (scored 0, counted apart from wrong)
+    wrong: int = 0                       # answered with a score below 1
 
 
 @dataclass
@@ -76,8 +81,13 @@ def summarise(items: list[ItemResult], key: Callable[[ItemResult], str]) -> list
     groups: dict[str, list[ItemResult]] = {}
     for it in items:
         groups.setdefault(key(it), []).append(it)
-    return [GroupSummary(k, len(v), sum(i.score for i in v) / len(v), sum(i.success for i in v))
-            for k, v in groups.items()]
+    return [_group(k, v) for k, v in groups.items()]
+
+
+def _group(name: str, v: list[ItemResult]) -> GroupSummary:
+    return GroupSummary(name, len(v), sum(i.score for i in v) / len(v), sum(i.success for i in v),
+                        cannot_answer=sum(i.cannot_answer for i in v),
+                        wrong=sum(i.success and i.score < 1.0 for i in v))
 
 
 class ProgressBar:
@@ -126,11 +136,16 @@ def run_eval(items: list[EvalItem], cfg: Config, *, programs_dir: str | Path | N
     notes: list[str] = []
 
     # Each bag is read once; its frames are shared read-only by the questions about it.
+    from spatialclaw_ros.offline import offline_metadata, perception_for
+
     frames_of: dict[Path, Any] = {}
+    meta_of: dict[Path, dict[str, Any]] = {}
     load_errors: dict[Path, str] = {}
     for bag in sorted({it.bag for it in items}):
         try:
-            frames_of[bag] = load_bag(bag, cfg).frames
+            data = load_bag(bag, cfg)
+            frames_of[bag] = data.frames
+            meta_of[bag] = offline_metadata(data.report, bag, cfg)
         except Exception as exc:  # noqa: BLE001 - reported per question
             load_errors[bag] = f"{type(exc).__name__}: {exc}"
 
@@ -155,9 +170,14 @@ def run_eval(items: list[EvalItem], cfg: Config, *, programs_dir: str | Path | N
         request = item.request()
         if executor is not None:
             request.executor = executor
-        # Simulation questions need Metadata['objects'] (what tools.SAM3's labels backend matches).
-        result = run_query(request, frames_of[item.bag], cfg, program=program, pool=pool,
-                           extra_metadata={"objects": objects_metadata(item.scene)})
+        # Metadata['objects'] come from the bag's label legend; a bag without one falls back to the
+        # question set's scene objects (what tools.SAM3's labels backend matches).
+        extra = dict(meta_of[item.bag])
+        if not extra.get("objects") and item.scene.get("objects"):
+            extra["objects"] = objects_metadata(item.scene)
+        with perception_for(frames_of[item.bag], cfg) as handlers:
+            result = run_query(request, frames_of[item.bag], cfg, program=program, pool=pool,
+                               extra_metadata=extra, handlers=handlers)
         answer = result.answer.to_dict() if result.success and result.answer else None
         s: Score = score_answer(item.question, answer)
         return ItemResult(**base, predicted=s.predicted, score=s.score, metric=s.metric,
@@ -166,7 +186,9 @@ def run_eval(items: list[EvalItem], cfg: Config, *, programs_dir: str | Path | N
                                                           f"{result.error_message}",
                           transcript_path=result.transcript_path,
                           duration_s=round(time.monotonic() - t, 3), steps_used=result.steps_used,
-                          notes=s.notes + list(result.notes))
+                          notes=s.notes + list(result.notes),
+                          cannot_answer=result.error_code == ErrorCode.CANNOT_ANSWER,
+                          error_code="" if result.success else result.error_code.name)
 
     results: dict[str, ItemResult] = {}
     try:
@@ -193,8 +215,7 @@ def run_eval(items: list[EvalItem], cfg: Config, *, programs_dir: str | Path | N
     mode = (f"programs {programs_dir}" if programs_dir is not None else
             f"vlm {cfg.vlm.model or '(first listed)'} @ {cfg.vlm.base_url} "
             f"({(executor.value if executor else cfg.agent.executor)})")
-    overall = GroupSummary("overall", len(ordered), sum(i.score for i in ordered) / len(ordered),
-                           sum(i.success for i in ordered))
+    overall = _group("overall", ordered)
     return EvalReport(items=ordered, by_kind=summarise(ordered, lambda i: i.kind),
                       by_answer_type=summarise(ordered, lambda i: i.answer_type), overall=overall,
                       mode=mode, wall_s=time.monotonic() - t0, notes=notes)
@@ -204,12 +225,15 @@ def format_table(report: EvalReport) -> str:
     """Plain-text tables: per question kind, per answer type, overall."""
     lines = []
     for title, groups in (("question kind", report.by_kind), ("answer type", report.by_answer_type)):
-        lines.append(f"{title:<20} {'n':>4} {'answered':>9} {'score':>7}")
+        lines.append(f"{title:<20} {'n':>4} {'answered':>9} {'score':>7} {'wrong':>6} {'cannot':>7}")
         for g in groups:
-            lines.append(f"{g.name:<20} {g.n:>4} {g.answered:>9} {g.mean_score:>7.3f}")
+            lines.append(f"{g.name:<20} {g.n:>4} {g.answered:>9} {g.mean_score:>7.3f} {g.wrong:>6} "
+                         f"{g.cannot_answer:>7}")
         lines.append("")
     o = report.overall
-    lines.append(f"{'overall':<20} {o.n:>4} {o.answered:>9} {o.mean_score:>7.3f}")
+    lines.append(f"{'overall':<20} {o.n:>4} {o.answered:>9} {o.mean_score:>7.3f} {o.wrong:>6} "
+                 f"{o.cannot_answer:>7}")
     lines.append("(numbers: MRA over thresholds 0.50..0.95; points: MRA of error / distance from the "
-                 "first camera; choices, counts, booleans: exact match)")
+                 "first camera; choices, counts, booleans: exact match; wrong = answered with a score "
+                 "below 1; cannot = ended with CANNOT_ANSWER, scored 0 and counted apart)")
     return "\n".join(lines)

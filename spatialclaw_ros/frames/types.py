@@ -61,6 +61,7 @@ class Frame:
     T_fixed_camera: np.ndarray | None = None
     source: str = ""                  # e.g. topic name or bag path
     T_fixed_base: np.ndarray | None = None
+    recording_index: int = -1         # index among the recording's colour frames (bags); -1 unknown
 
     @property
     def stamp_s(self) -> float:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from spatialclaw_ros.config import Config
-from spatialclaw_ros.errors import PerceptionError
+from spatialclaw_ros.errors import ModelUnavailableError, PerceptionError
 from spatialclaw_ros.frames.types import Frame
 from spatialclaw_ros.perception.service import PerceptionService
 
@@ -65,7 +65,16 @@ def perception_handlers(frames: list[Frame], cfg: Config,
                         service: PerceptionService) -> dict[str, Callable[[dict], Any]]:
     """Handlers for ``perception.reconstruct`` and ``perception.segment`` over one query's frames."""
 
+    from spatialclaw_ros.perception.status import da3_status, sam3_status
+
     def reconstruct(payload: dict) -> dict[str, Any]:
+        st = da3_status(cfg, engine_dir=getattr(service, "engine_dir", None),
+                        runtime=getattr(service, "runtime", None))
+        if not st.available:
+            raise ModelUnavailableError(
+                f"{st.missing}. Frames without sensor depth cannot be measured in this query: if "
+                "nothing else answers the question, end with ReturnAnswer(None, reason='needs a "
+                "depth model')")
         if not isinstance(payload, dict):
             raise PerceptionError(f"perception.reconstruct: payload must be a dict, got {type(payload).__name__}")
         _check_backend(payload, "da3", "perception.reconstruct")
@@ -81,6 +90,13 @@ def perception_handlers(frames: list[Frame], cfg: Config,
 
     def segment(payload: dict) -> dict[str, Any]:
         prompt = parse_segment_payload(payload, len(frames))
+        st = sam3_status(cfg, checkpoint=getattr(service, "sam3_checkpoint", None),
+                         random_weights=bool(getattr(service, "sam3_random_weights", False)))
+        if not st.available:
+            raise ModelUnavailableError(
+                f"{st.missing}. Without SAM 3, find objects with backend='vlm' (the VLM gives boxes, "
+                "masks come from depth) or backend='labels' where the bag has label images and a "
+                "legend")
         return service.segment(frames[prompt["frame_index"]], prompt).to_reply()
 
     return {"perception.reconstruct": reconstruct, "perception.segment": segment}

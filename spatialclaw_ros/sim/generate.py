@@ -41,6 +41,10 @@ class SimOptions:
     distro: str = "humble"                 # typestore of the written messages
     renderer: str = "auto"                 # gl (EGL/OSMesa) | raycast (no GL) | auto (gl, else raycast)
     light: float = 1.0                     # brightness of the sun and the ceiling lamp (0.2 = dim room)
+    topic_style: str = "default"           # default (/camera/...) | realsense (/camera/camera/...)
+    storage: str = "mcap"                  # mcap | sqlite3
+    color_format: str = "rgb8"             # rgb8 (Image) | jpeg (CompressedImage)
+    legend: bool = True                    # publish the instance-label legend topic
 
     def validate(self) -> None:
         """ValueError with what to change when an option is out of range."""
@@ -56,8 +60,15 @@ class SimOptions:
             raise ValueError(f"light {self.light} out of range (0..3)")
         if self.renderer not in ("auto", "gl", "raycast"):
             raise ValueError(f"renderer must be auto, gl or raycast, got {self.renderer!r}")
-        if self.depth_encoding not in ("32FC1", "16UC1"):
-            raise ValueError(f"depth encoding must be 32FC1 or 16UC1, got {self.depth_encoding!r}")
+        if self.depth_encoding not in ("32FC1", "16UC1", "none"):
+            raise ValueError(f"depth encoding must be 32FC1, 16UC1 or none, got "
+                             f"{self.depth_encoding!r}")
+        if self.topic_style not in ("default", "realsense"):
+            raise ValueError(f"topic_style must be default or realsense, got {self.topic_style!r}")
+        if self.storage not in ("mcap", "sqlite3"):
+            raise ValueError(f"storage must be mcap or sqlite3, got {self.storage!r}")
+        if self.color_format not in ("rgb8", "jpeg"):
+            raise ValueError(f"color_format must be rgb8 or jpeg, got {self.color_format!r}")
 
 
 @dataclass
@@ -179,8 +190,13 @@ def generate_scene(opts: SimOptions, out_dir: Path | str, name: str, *,
                        path.T_odom_base(t)) for t in tf_times]
     tf_static = [BagTransform(START_STAMP_NS, BASE_FRAME, CAMERA_LINK, mount.T_base_link()),
                  BagTransform(START_STAMP_NS, CAMERA_LINK, OPTICAL_FRAME, mount.T_link_optical())]
+    from spatialclaw_ros.sim.bag import REALSENSE_TOPICS, BagTopics
+
     write_bag(bag_path, frames=frames, K=K, optical_frame=OPTICAL_FRAME, tf=tf, tf_static=tf_static,
-              depth_encoding=opts.depth_encoding, distro=opts.distro)
+              depth_encoding=opts.depth_encoding, distro=opts.distro,
+              legend=[t.to_dict() for t in truths] if opts.legend else None,
+              topics=REALSENSE_TOPICS if opts.topic_style == "realsense" else BagTopics(),
+              storage=opts.storage, color_format=opts.color_format)
 
     questions = make_questions(name, model, data, truths, cams, K, opts)
     if opts.max_questions:

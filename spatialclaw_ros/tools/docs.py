@@ -40,7 +40,11 @@ BUILTINS: list[tuple[str, str]] = [
      "dict with the query's facts: `question`, `answer_type`, `choices`, `expected_unit`, "
      "`fixed_frame`, `num_frames`, `stamps_ns`, `times_s` (from frame 0), `camera_frame_ids`, "
      "`cameras` (per frame: width, height, fx, fy, cx, cy, K), `has_depth`, `has_pose`, "
-     "`has_labels`, and in simulation `objects` (id, name, class, color)."),
+     "`has_labels`, and in simulation `objects` (id, name, class, color). "
+     "`recording_index` (per keyframe: its index among the recording's colour frames, 0 = first; "
+     "'the last image' is the recording frame `Metadata['recording_count'] - 1`), "
+     "`recording_stamps_ns`, `recording_count`, `perception` (which models are set up: da3, sam3, "
+     "and what is missing), and `objects` from the bag's instance-label legend when it has one."),
     ("show(img, title=None)",
      "look at an image: (H, W, 3) uint8 RGB (e.g. from tools.Draw), gray, a bool mask or a float map; "
      "you see it in the next feedback (at most 8 per step; titles help). "
@@ -48,7 +52,7 @@ BUILTINS: list[tuple[str, str]] = [
     ("vlm(prompt, images=None) -> str",
      "ask the vision-language model a side question about a few images (uint8 arrays); returns its "
      "text. Use it for recognition, not for measuring. Example: `vlm('What is on the table?', [InputImages[0]])`"),
-    ("ReturnAnswer(value, unit=None, frame=None, stamp_ns=None, uncertainty=None, geometry=None)",
+    ("ReturnAnswer(value, unit=None, frame=None, stamp_ns=None, uncertainty=None, geometry=None, reason=None)",
      "give the final answer once. value: a number (with `unit`, e.g. 'm', 'deg'), a point or vector "
      "[x, y, z] (with `frame`, normally `Metadata['fixed_frame']`), one of `Metadata['choices']`, "
      "True/False, a count, or short text. A value that does not fit the question is rejected with a "
@@ -57,7 +61,10 @@ BUILTINS: list[tuple[str, str]] = [
      "`closest_points` [[x,y,z],[x,y,z]], `centroids` {name: [x,y,z]}, `segments` [[p0,p1]], "
      "`boxes` [{center, size, name}], `labels` [{text, xyz}], and `frame`. "
      "Example: `p = tools.Geometry.centroid(cloud); ReturnAnswer(p.tolist(), unit='m', "
-     "frame=p.frame, stamp_ns=p.stamp_ns)`"),
+     "frame=p.frame, stamp_ns=p.stamp_ns)`. "
+     "When the frames cannot answer the question (no depth and no depth model for a measurement, "
+     "the object is never seen), say so instead of guessing: `ReturnAnswer(None, reason='needs a "
+     "depth model')` ends the query with the result CANNOT_ANSWER and your reason."),
 ]
 
 EXAMPLE = """## Example

@@ -431,23 +431,48 @@ class GeometryTool(Tool):
     def camera_travel(self, from_index: int, to_index: int, backend: str = "auto") -> CameraMotion:
         """How far the camera moved (metres) and turned (degrees) between two keyframes.
 
-        travel_m = straight line between the two positions; path_m = summed over the keyframes in between.
+        travel_m = straight line between the two positions; rotation_deg = net turn between them.
+        path_m and turn_deg = length and total turning of the path: from every TF sample between the
+        two stamps where the recording has TF (path_source "tf"), else summed over keyframes.
         Example: `m = tools.Geometry.camera_travel(0, len(InputImages) - 1); ReturnAnswer(m.travel_m, unit="m")`
         """
         i = check_frame_index(self._ctx, from_index)
         j = check_frame_index(self._ctx, to_index)
         Ti, Tj = self._pose(i, backend, any_world=True), self._pose(j, backend, any_world=True)
         step = 1 if j >= i else -1
-        path = 0.0
-        prev = Ti
-        for k in range(i + step, j + step, step) if i != j else []:
-            Tk = self._pose(k, backend, any_world=True)
-            path += float(np.linalg.norm(Tk[:3, 3] - prev[:3, 3]))
-            prev = Tk
+        poses = [Ti] + [self._pose(k, backend, any_world=True)
+                        for k in (range(i + step, j + step, step) if i != j else [])]
+        source = "keyframes"
+        track = self._track_between(i, j, Ti, Tj) if backend in ("auto", "sensor") else None
+        if track is not None:
+            poses, source = track, "tf"
+        path = sum(float(np.linalg.norm(b[:3, 3] - a[:3, 3])) for a, b in zip(poses, poses[1:]))
+        turn = sum(_rotation_angle_deg(a[:3, :3].T @ b[:3, :3]) for a, b in zip(poses, poses[1:]))
         rot = _rotation_angle_deg(Ti[:3, :3].T @ Tj[:3, :3])
         dt = (int(self._ctx.stamps_ns[j]) - int(self._ctx.stamps_ns[i])) * 1e-9
         tr = Tj[:3, 3] - Ti[:3, 3]
-        return CameraMotion(i, j, float(np.linalg.norm(tr)), path, rot, dt, self._ctx.fixed_frame, tr)
+        return CameraMotion(i, j, float(np.linalg.norm(tr)), path, rot, dt, self._ctx.fixed_frame, tr,
+                            turn_deg=float(turn), path_source=source)
+
+    def _track_between(self, i: int, j: int, Ti: np.ndarray, Tj: np.ndarray) -> list[np.ndarray] | None:
+        """Poses from Metadata['camera_track'] (full-rate TF) strictly between keyframes i and j, with both ends."""
+        c = self._ctx
+        tr = c.metadata.get("camera_track") if isinstance(c.metadata, dict) else None
+        if not tr or tr.get("frame") != c.fixed_frame or c.poses[i] is None or c.poses[j] is None:
+            return None
+        from transforms3d.quaternions import quat2mat
+
+        a, b = sorted((int(c.stamps_ns[i]), int(c.stamps_ns[j])))
+        mid = []
+        for t, xyz, q in zip(tr.get("stamps_ns", []), tr.get("xyz", []), tr.get("quat_wxyz", [])):
+            if a < int(t) < b:
+                T = np.eye(4)
+                T[:3, :3] = quat2mat(q)
+                T[:3, 3] = xyz
+                mid.append(T)
+        if j < i:
+            mid.reverse()
+        return [Ti, *mid, Tj]
 
     # -- internals --------------------------------------------------------------------------------
 

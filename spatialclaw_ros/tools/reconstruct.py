@@ -31,6 +31,19 @@ def transform_points(T: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return pts @ T[:3, :3].T + T[:3, 3]
 
 
+def perception_status(ctx: KernelContext) -> dict[str, Any]:
+    """{"da3": bool, "sam3": bool, "missing": {model: what to do}} from Metadata['perception'].
+
+    Without that entry (a caller that does not say), a line to the parent counts as available.
+    """
+    perc = ctx.metadata.get("perception") if isinstance(ctx.metadata, dict) else None
+    line = ctx.call_parent is not None
+    if not isinstance(perc, dict):
+        return {"da3": line, "sam3": line, "missing": {}}
+    return {"da3": line and bool(perc.get("da3")), "sam3": line and bool(perc.get("sam3")),
+            "missing": dict(perc.get("missing") or {})}
+
+
 class ReconstructTool(Tool):
     """Per-keyframe metric depth (metres), intrinsics K, camera pose and point maps.
 
@@ -77,18 +90,25 @@ class ReconstructTool(Tool):
         return [self.get(i, backend) for i in idx]
 
     def available(self) -> dict[str, Any]:
-        """Which frames have depth, pose and labels, and whether the perception service can be called.
+        """Which frames have depth, pose and labels, and which perception models are set up.
 
+        "da3" / "sam3": the model is set up in the perception service (False: "missing" says what
+        to install); "vlm_grounding": tools.SAM3 backend="vlm" can find objects (needs depth).
         Example: `print(tools.Reconstruct.available())`
         """
         c = self._ctx
+        perc = perception_status(c)
         return {
             "n_frames": len(c.images),
             "depth": [d is not None for d in c.depths],
             "pose": [p is not None for p in c.poses],
             "labels": [lab is not None for lab in c.labels],
             "fixed_frame": c.fixed_frame,
-            "perception_service": c.call_parent is not None,
+            "perception_service": c.call_parent is not None and (perc["da3"] or perc["sam3"]),
+            "da3": perc["da3"],
+            "sam3": perc["sam3"],
+            "vlm_grounding": c.call_parent is not None and any(d is not None for d in c.depths),
+            "missing": dict(perc["missing"]),
         }
 
     # -- backends ---------------------------------------------------------------------------------
@@ -104,9 +124,14 @@ class ReconstructTool(Tool):
         c = self._ctx
         depth = c.depths[i]
         if depth is None:
+            perc = perception_status(c)
+            hint = ("use backend='da3' to estimate depth with Depth Anything 3" if perc["da3"] else
+                    "and no depth model is set up (" + perc["missing"].get("da3", "Depth Anything 3 "
+                    "is not available") + "): metric questions about it cannot be answered; end "
+                    "with ReturnAnswer(None, reason='needs a depth model') if nothing else answers")
             raise NoValidDepthError(
                 f"frame {i} has no depth image in this query (the camera or bag has no depth topic); "
-                f"use backend='da3' to estimate depth with Depth Anything 3")
+                + hint)
         depth = np.asarray(depth, dtype=np.float32)
         cam = c.cameras[i]
         if depth.shape != (cam.height, cam.width) and cam.height and cam.width:

@@ -221,13 +221,16 @@ class CameraMotion:
     from_index: int
     to_index: int
     travel_m: float                   # straight-line distance between the two camera positions
-    path_m: float                     # summed over every keyframe in between
-    rotation_deg: float               # angle of the relative rotation
+    path_m: float                     # length of the path: full-rate TF when known, else keyframes
+    rotation_deg: float               # angle of the relative rotation (net, first to last)
     duration_s: float
     frame: str
     translation: np.ndarray = field(default_factory=lambda: np.zeros(3))  # (3,) in `frame`
+    turn_deg: float = 0.0             # total turning along the path (summed, same source as path_m)
+    path_source: str = "keyframes"    # "tf" (every TF sample between the stamps) or "keyframes"
 
     def __repr__(self) -> str:
         return (f"CameraMotion({self.from_index}->{self.to_index}, travel_m={self.travel_m:.4f}, "
                 f"path_m={self.path_m:.4f}, rotation_deg={self.rotation_deg:.2f}, "
+                f"turn_deg={self.turn_deg:.2f}, path_source={self.path_source!r}, "
                 f"duration_s={self.duration_s:.3f}, frame={self.frame!r})")

@@ -77,7 +77,12 @@ def test_keyframes_follow_the_thresholds(mcap_bag: Path) -> None:
     data = load_bag(mcap_bag, CFG)
     kf = CFG.keyframes
     assert 2 <= len(data.frames) < 20
-    for a, b in zip(data.frames, data.frames[1:]):
+    # The first and last frame of the window are always keyframes (issue 14); between them the
+    # thresholds decide.
+    assert data.frames[0].stamp_ns == frame_stamp(0, BagSpec())
+    assert data.frames[-1].stamp_ns == frame_stamp(19, BagSpec())
+    assert [f.recording_index for f in (data.frames[0], data.frames[-1])] == [0, 19]
+    for a, b in zip(data.frames, data.frames[1:-1]):
         dt = (b.stamp_ns - a.stamp_ns) / NS
         tr, rot = relative_motion(a.T_fixed_camera, b.T_fixed_camera)
         assert dt >= kf.min_interval_s - 1e-9 or tr >= kf.min_translation_m or \

@@ -33,13 +33,28 @@ def test_available(tb):
     assert a["perception_service"] is False
 
 
-def test_no_depth_says_use_da3():
+def test_no_depth_says_use_da3_only_when_da3_is_set_up():
     ctx, _ = make_context(two_balls_scene(), POSES[:1], with_depth=False)
     tb = make_toolbox(ctx)
-    with pytest.raises(NoValidDepthError, match="no depth image.*backend='da3'"):
+    # No perception line at all: no circle back to da3, the honest way out instead.
+    with pytest.raises(NoValidDepthError, match="no depth model is set up.*needs a depth model"):
         tb.Reconstruct.get(0, backend="sensor")
     with pytest.raises(PerceptionError, match="perception service"):
         tb.Reconstruct.get(0)                                   # auto -> da3, no parent line
+    assert tb.Reconstruct.available()["da3"] is False
+
+    def parent(name, payload):  # noqa: ANN001, ANN202 - never reached here
+        raise AssertionError(name)
+
+    ctx, _ = make_context(two_balls_scene(), POSES[:1], with_depth=False, call_parent=parent)
+    ctx.metadata["perception"] = {"da3": True, "sam3": False,
+                                  "missing": {"sam3": "SAM 3 is not set up: ..."}}
+    tb = make_toolbox(ctx)
+    with pytest.raises(NoValidDepthError, match="no depth image.*backend='da3'"):
+        tb.Reconstruct.get(0, backend="sensor")
+    a = tb.Reconstruct.available()
+    assert a["da3"] is True and a["sam3"] is False and a["perception_service"] is True
+    assert a["vlm_grounding"] is False and "sam3" in a["missing"]
 
 
 def test_all_nan_depth():
