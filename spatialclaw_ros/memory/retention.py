@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_LEVEL = 6
-BASE_BUCKET_S = 30.0          # level L keeps one keyframe per place per BASE_BUCKET_S * 2**L seconds
+BASE_BUCKET_S = 15.0          # level L keeps keyframes of one place BASE_BUCKET_S * 2**L seconds apart
 
 
 def _last_views(store: "MemoryStore") -> set[int]:
@@ -45,17 +45,29 @@ def _remove(store: "MemoryStore", seg: str, ids: list[int]) -> None:
     store.index.commit()
 
 
-def thin_plan(rows: list, level: int, protected: set[int]) -> list[int]:
-    """Ids to remove so that each (place, bucket of BASE_BUCKET_S * 2**level s) keeps its newest keyframe."""
+def thin_plan(rows: list, level: int, protected: set[int], before: dict[str, int] | None = None) -> list[int]:
+    """Ids to remove so that keyframes of one place are at least BASE_BUCKET_S * 2**level s apart.
+
+    Greedy from the oldest: every period keeps the view of each place nearest its start, so a
+    question about any moment still finds a view of each place within that spacing. ``before``:
+    place -> newest stamp kept in older segments (the spacing continues across segments).
+    """
     width_ns = int(BASE_BUCKET_S * 2 ** level * 1e9)
-    newest: dict[tuple[str, int], tuple[int, int]] = {}
+    by_place: dict[str, list] = {}
     for r in rows:
-        key = (r["place"] or f"#{r['id']}", int(r["stamp_ns"]) // width_ns)
-        cur = newest.get(key)
-        if cur is None or int(r["stamp_ns"]) > cur[0]:
-            newest[key] = (int(r["stamp_ns"]), int(r["id"]))
-    keep = {v[1] for v in newest.values()} | protected
-    return [int(r["id"]) for r in rows if int(r["id"]) not in keep]
+        by_place.setdefault(r["place"] or f"#{r['id']}", []).append(r)
+    drop: list[int] = []
+    for group in by_place.values():
+        group.sort(key=lambda r: int(r["stamp_ns"]))
+        place = group[0]["place"] or ""
+        last_kept = (before or {}).get(place) if place else None
+        for r in group:
+            kid, st = int(r["id"]), int(r["stamp_ns"])
+            if last_kept is None or st - last_kept >= width_ns or kid in protected:
+                last_kept = st if (last_kept is None or st - last_kept >= width_ns) else last_kept
+                continue
+            drop.append(kid)
+    return drop
 
 
 def enforce(store: "MemoryStore") -> list[str]:
@@ -71,14 +83,17 @@ def enforce(store: "MemoryStore") -> list[str]:
     protect_after = int(last) - int(store.cfg.keep_recent_s * 1e9)
     thinned = dropped = 0
     while store.disk_bytes() > budget:
-        segs = db.execute("SELECT name, end_ns, level FROM segments WHERE status='closed' AND end_ns < ? "
+        segs = db.execute("SELECT name, start_ns, end_ns, level FROM segments WHERE status='closed' AND end_ns < ? "
                           "AND level < ? AND name != ?", (protect_after, MAX_LEVEL, store._seg_name)).fetchall()
         if not segs:
             break
         seg = max(segs, key=lambda r: (int(last) - int(r["end_ns"])) / 2 ** int(r["level"]))
         level = int(seg["level"]) + 1
         rows = db.execute("SELECT id, stamp_ns, place FROM keyframes WHERE segment=?", (seg["name"],)).fetchall()
-        ids = thin_plan(rows, level, _last_views(store))
+        before = {str(r[0]): int(r[1]) for r in db.execute(
+            "SELECT place, MAX(stamp_ns) FROM keyframes WHERE stamp_ns < ? AND place != '' GROUP BY place",
+            (int(seg["start_ns"]),))}
+        ids = thin_plan(rows, level, _last_views(store), before)
         db.execute("UPDATE segments SET level=? WHERE name=?", (level, seg["name"]))
         if ids:
             _remove(store, seg["name"], ids)

@@ -19,8 +19,12 @@ _ROLE_QOS_DEPTH = 10
 
 
 def mcap_file(seg_dir: Path) -> Path:
-    """The .mcap file inside a segment directory."""
-    return seg_dir / f"{seg_dir.name}_0.mcap"
+    """The .mcap file inside a segment directory (rosbags names it after the directory)."""
+    for name in (f"{seg_dir.name}.mcap", f"{seg_dir.name}_0.mcap"):
+        if (seg_dir / name).exists():
+            return seg_dir / name
+    found = sorted(seg_dir.glob("*.mcap")) if seg_dir.is_dir() else []
+    return found[0] if found else seg_dir / f"{seg_dir.name}.mcap"
 
 
 def _qos() -> list[Any]:
@@ -157,9 +161,11 @@ def rewrite_segment(seg_dir: Path, keep: Callable[[str, int], bool]) -> int:
             w.write(topic, msgtype, stamp, msg)
         w.close()
         # rosbags names the file after the directory: rename it to the final segment's name
-        os.replace(tmp / f"{tmp.name}_0.mcap", tmp / f"{seg_dir.name}_0.mcap")
+        written = mcap_file(tmp)
+        final = written.name.replace(tmp.name, seg_dir.name, 1)
+        os.replace(written, tmp / final)
         meta = tmp / "metadata.yaml"
-        meta.write_text(meta.read_text().replace(f"{tmp.name}_0.mcap", f"{seg_dir.name}_0.mcap"))
+        meta.write_text(meta.read_text().replace(written.name, final))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
