@@ -64,13 +64,19 @@ class MemoryIndex:
             self.db = sqlite3.connect(str(self.path), check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA wal_autocheckpoint=64")        # keep the WAL small (disk budget)
+            self.db.execute("PRAGMA journal_size_limit=1048576")
             self.db.executescript(SCHEMA)
             self.db.execute(FTS)
             self.db.commit()
         self.db.row_factory = sqlite3.Row
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database (folding the WAL into the main file when writable)."""
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
         self.db.close()
 
     # ---- meta
