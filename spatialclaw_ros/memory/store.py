@@ -80,7 +80,6 @@ class MemoryStore:
         self._seg_name = ""
         self._seg_start_wall = 0.0
         self._seg_first_ns = 0
-        self._since_retention = 0
         self._last_traj: tuple[int, np.ndarray] | None = None
         self.recovered: list[str] = []
         self._recover()
@@ -132,6 +131,7 @@ class MemoryStore:
     def close(self) -> None:
         """Close the open segment (a complete bag) and the index."""
         self._close_segment()
+        self.enforce_budget()
         self.index.commit()
         self.index.close()
 
@@ -238,9 +238,7 @@ class MemoryStore:
         if base is not None:
             self.add_pose(stamp, base, commit=False)
         self.index.commit()
-        self._since_retention += 1
-        if self._since_retention >= 10:
-            self._since_retention = 0
+        if self.disk_bytes() > self.cfg.max_disk_mb * 2**20:
             self.enforce_budget()
         return kid
 

@@ -137,6 +137,6 @@ class MemoryTool(Tool):
     def pose_at(self, t_s: float) -> dict:
         """Where the robot base was at absolute time t_s: `position` [x, y, z], `yaw_deg`, `frame`, `correction`.
 
-        Example: `tools.Memory.pose_at(tools.Memory.ago_s(minutes=5))['position']`
+        Example: `tools.Memory.pose_at(tools.Memory.ago_s(minutes=1))["position"]`
         """
         return dict(self._call("memory.pose_at", {"stamp_ns": int(round(float(t_s) * 1e9))}))
