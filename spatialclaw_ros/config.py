@@ -100,6 +100,24 @@ class PerceptionConfig:
 
 
 @dataclass
+class MemoryConfig:
+    """Long-horizon spatial memory: keyframes on disk (rosbag2 MCAP segments + SQLite index)."""
+
+    enabled: bool = False           # the node records keyframes into memory.dir while it runs
+    dir: str = "~/.spatialclaw/memory"
+    max_disk_mb: int = 2048         # disk budget; old periods are thinned first, last views are kept
+    segment_max_mb: int = 16        # a segment (one MCAP bag) is closed at this size...
+    segment_max_s: float = 120.0    # ...or after this many seconds of recording
+    min_interval_s: float = 2.0     # a keyframe at least this often while the view changes...
+    min_translation_m: float = 0.3  # ...or when the camera moved this far
+    min_rotation_deg: float = 20.0  # ...or turned this much
+    place_cell_m: float = 1.0       # places: cells of this size (x, y) and 8 heading sectors
+    revisit_s: float = 60.0         # a place seen longer ago than this gets a new keyframe
+    jpeg_quality: int = 90          # colour; depth and labels are stored lossless (PNG)
+    keep_recent_s: float = 600.0    # retention never thins the last this-many seconds
+
+
+@dataclass
 class Config:
     """Everything the node and the CLI are configured with."""
 
@@ -111,6 +129,7 @@ class Config:
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     keyframes: KeyframeConfig = field(default_factory=KeyframeConfig)
     perception: PerceptionConfig = field(default_factory=PerceptionConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
 
     def to_flat(self) -> dict[str, Any]:
         """Dotted parameter names to values, as the node declares them."""

@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from spatialclaw_ros.agent.types import AnswerType, Executor
 
     p.add_argument("--bag", metavar="BAG", help="rosbag2 directory, or a .mcap / .db3 file")
+    p.add_argument("--memory", metavar="DIR",
+                   help="a spatial memory directory (memory.dir of a node): ask over everything it kept; "
+                        "tools.Memory searches and loads its keyframes (with --bag, the bag gives the frames)")
     p.add_argument("--question", metavar="TEXT", help="the spatial question")
     p.add_argument("--program", metavar="FILE",
                    help="run this Python program in the sandboxed kernel instead of asking the "
@@ -70,6 +73,11 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         return 2
     from spatialclaw_ros.agent.types import QueryResult
 
+    if getattr(args, "memory", None):                       # memory hook: spatialclaw query --memory DIR
+        from spatialclaw_ros.commands.query_memory import run_memory_query
+
+        return run_memory_query(args, cfg, request, program, _check_vlm, _load_frames, _runner(),
+                                _print_progress, _print_result)
     try:
         if program is None:
             _check_vlm(cfg)
@@ -93,9 +101,11 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
 def _request_from_args(args: argparse.Namespace, cfg: Config) -> tuple[Any, str | None]:
     from spatialclaw_ros.agent.types import AnswerType, Executor, QueryRequest
 
-    if not args.bag:
-        raise UsageError("--bag BAG is required (or --demo)")
-    if not Path(args.bag).expanduser().exists():
+    if not args.bag and not getattr(args, "memory", None):
+        raise UsageError("--bag BAG is required (or --memory DIR, or --demo)")
+    if getattr(args, "memory", None) and not Path(args.memory).expanduser().is_dir():
+        raise UsageError(f"memory directory '{args.memory}' does not exist")
+    if args.bag and not Path(args.bag).expanduser().exists():
         raise UsageError(f"bag '{args.bag}' does not exist")
     if not args.question or not args.question.strip():
         raise UsageError("--question TEXT is required and must not be empty")

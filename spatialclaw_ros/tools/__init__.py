@@ -9,7 +9,7 @@ from spatialclaw_ros.tools.context import KernelContext
 __all__ = ["KernelContext", "Toolbox", "make_toolbox", "TOOL_NAMES"]
 
 # The attribute names of `tools` in the kernel namespace, in documentation order.
-TOOL_NAMES = ("Reconstruct", "SAM3", "Geometry", "Mask", "Time", "Graph", "Draw")
+TOOL_NAMES = ("Reconstruct", "SAM3", "Geometry", "Mask", "Time", "Graph", "Draw", "Memory")
 
 
 @dataclass
@@ -23,6 +23,7 @@ class Toolbox:
     Time: Any
     Graph: Any
     Draw: Any
+    Memory: Any = None
 
     def __repr__(self) -> str:
         return "tools(" + ", ".join(f"tools.{n}" for n in TOOL_NAMES) + "): see the kernel API"

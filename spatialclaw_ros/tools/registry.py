@@ -12,6 +12,7 @@ def tool_classes() -> dict[str, type]:
     from spatialclaw_ros.tools.geometry import GeometryTool
     from spatialclaw_ros.tools.graph import GraphTool
     from spatialclaw_ros.tools.mask import MaskTool
+    from spatialclaw_ros.tools.memory import MemoryTool
     from spatialclaw_ros.tools.reconstruct import ReconstructTool
     from spatialclaw_ros.tools.segment import SegmentTool
     from spatialclaw_ros.tools.timeline import TimeTool
@@ -24,6 +25,7 @@ def tool_classes() -> dict[str, type]:
         "Time": TimeTool,
         "Graph": GraphTool,
         "Draw": DrawTool,
+        "Memory": MemoryTool,
     }
 
 
@@ -40,4 +42,5 @@ def build_tools(ctx: KernelContext) -> dict[str, Any]:
         "Time": classes["Time"](ctx),
         "Graph": classes["Graph"](ctx, geo),
         "Draw": classes["Draw"](ctx, geo),
+        "Memory": classes["Memory"](ctx),
     }

@@ -99,6 +99,8 @@ def test_every_method_example_runs(tb, scene):
             "c": tb.Geometry.centroid(blue)}
     failures = []
     for name, cls in tool_classes().items():
+        if name == "Memory":
+            continue            # needs a recorded memory: test/memory/test_memory_kernel.py runs its examples
         for k, fn in cls.__dict__.items():
             if k.startswith("_") or not inspect.isfunction(fn):
                 continue
