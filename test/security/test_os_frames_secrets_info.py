@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import NR, SECRETS, proc_field
+from security_helpers import NR, SECRETS, proc_field
 
 from spatialclaw_ros.frames.types import CameraModel, Frame
 from spatialclaw_ros.kernel import shared_empty
@@ -146,7 +146,7 @@ def test_stat_access_inotify_outside(run, tmp_path) -> None:  # noqa: ANN001
     assert not any("private-name-xyz" in x for x in out[2:3])
 
 
-@INFO
+@pytest.mark.probe(category="information leaks", needs=('pidns',))
 def test_host_processes_are_not_listed(run, victim) -> None:  # noqa: ANN001
     out = run("print(sorted(int(x) for x in os.listdir('/proc') if x.isdigit()))\n"
               f"print(T(os.stat, '/proc/{victim.pid}'))\nprint(T(lambda: op('/proc/1/cmdline').read()))")

@@ -9,7 +9,7 @@ import os
 import random
 
 import pytest
-from conftest import NR, meminfo_kb
+from security_helpers import NR, meminfo_kb
 
 IPC = pytest.mark.probe(category="SysV and POSIX IPC")
 MEM = pytest.mark.probe(category="memory")
@@ -66,7 +66,7 @@ def test_sysv_objects_do_not_outlive_the_kernel(run, kind) -> None:  # noqa: ANN
             {"shm": libc.shmctl, "msg": libc.msgctl, "sem": libc.semctl}[kind](i, 0, None)
 
 
-@IPC
+@pytest.mark.probe(category="SysV and POSIX IPC", needs=('mountns', 'landlock'))
 def test_posix_shm_and_mqueue(run) -> None:  # noqa: ANN001
     name = f"spatialclaw-probe-{os.getpid()}"
     try:
@@ -114,7 +114,7 @@ def test_threads_and_their_memory(run) -> None:  # noqa: ANN001
     assert mb < 1024                          # RLIMIT_AS covers every thread's memory
 
 
-@MEM
+@pytest.mark.probe(category="memory", needs=('mountns',))
 def test_scratch_tmpfs_is_capped_and_freed(run) -> None:  # noqa: ANN001
     before = meminfo_kb("Shmem")
     out = run("n = 0\nblk = b'y' * (1 << 20)\ntry:\n    for i in range(400):\n"
@@ -124,13 +124,13 @@ def test_scratch_tmpfs_is_capped_and_freed(run) -> None:  # noqa: ANN001
     assert (meminfo_kb("Shmem") - before) / 1024 < 32, "the kernel's scratch memory was not freed"
 
 
-@MEM
+@pytest.mark.probe(category="memory", needs=('mountns', 'landlock'))
 def test_dev_shm_is_not_reachable(run) -> None:  # noqa: ANN001
     out = run("print(T(os.listdir, '/dev/shm'))\nprint(T(lambda: op('/dev/shm/probe', 'wb').write(b'x')))")
     assert out[1].startswith("err:")
 
 
-@DISK
+@pytest.mark.probe(category="disk", needs=('mountns',))
 def test_disk_quota_across_many_files(run, pool) -> None:  # noqa: ANN001
     keep = []
     out = run("n = 0\nblk = b'z' * (1 << 20)\nfor i in range(300):\n    try:\n"

@@ -9,7 +9,7 @@ import signal
 import time
 
 import pytest
-from conftest import NR, proc_field
+from security_helpers import NR, proc_field
 
 PROC = pytest.mark.probe(category="processes, exec, signals")
 LIMITS = pytest.mark.probe(category="other processes' limits and scheduling")
