@@ -120,7 +120,7 @@ def test_environment_has_no_secrets(run) -> None:  # noqa: ANN001
     assert not any(k in out[0] for k in SECRETS)
 
 
-@SECRET
+@pytest.mark.probe(category="secrets in env and /proc", needs=('pidns', 'landlock'))
 def test_node_environ_and_memory(run) -> None:  # noqa: ANN001
     me = os.getpid()
     os.environ["PROBE_NODE_TOKEN"] = "node-secret-777"
@@ -134,7 +134,29 @@ def test_node_environ_and_memory(run) -> None:  # noqa: ANN001
     assert out[1].startswith("err:")
 
 
-@INFO
+@SECRET
+def test_non_dumpable_node_cannot_be_read_or_written(run) -> None:  # noqa: ANN001
+    """The node sets PR_SET_DUMPABLE 0: then even a same-uid kernel without namespaces or
+    Landlock cannot open its /proc/<pid>/environ or mem (a victim that does the same stands in)."""
+    import sys
+
+    code = ("import ctypes, time\nctypes.CDLL(None).prctl(4, 0, 0, 0, 0)\nprint('ready', flush=True)\n"
+            "time.sleep(120)")
+    env = {"PATH": "/usr/bin:/bin", "NODE_LIKE_TOKEN": "node-like-secret-9"}
+    v = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert v.stdout.readline().strip() == "ready"
+        out = run(f"print(T(lambda: op('/proc/{v.pid}/environ', 'rb').read()))\n"
+                  f"print(T(lambda: op('/proc/{v.pid}/mem', 'r+b')))\n"
+                  f"print(T(lambda: op('/proc/{v.pid}/maps').read()[:20]))")
+        assert not any("node-like-secret" in x for x in out) and out[1].startswith("err:"), out
+        assert v.poll() is None
+    finally:
+        v.kill()
+        v.wait()
+
+
+@pytest.mark.probe(category="information leaks", needs=('mountns', 'landlock'))
 def test_stat_access_inotify_outside(run, tmp_path) -> None:  # noqa: ANN001
     os.chmod(tmp_path, 0o755)
     (tmp_path / "private-name-xyz").write_text("x")
