@@ -40,3 +40,24 @@ test-vllm: setup setup-vllm   ## a real vLLM server (tiny random-weight VLM on 1
 
 clean:
 	rm -rf build install log
+
+# --- escape suite (test/security; docs/sandbox.md): as root, as uid 65534, and on simulated weaker hosts
+SECURITY_PYTEST := -m pytest -q -p no:cacheprovider test/security
+.PHONY: test-security test-security-unprivileged test-security-degraded test-security-all security-table
+
+test-security: setup   ## escape suite as the current user (root in CI); outcomes in build/security/
+	$(PY) $(SECURITY_PYTEST)
+
+test-security-unprivileged: setup   ## escape suite as uid 65534 (needs root to start: setpriv)
+	scripts/run_unprivileged.sh $(PY) $(SECURITY_PYTEST)
+
+test-security-degraded: setup   ## weaker hosts: no userns (AppArmor), no namespaces + no Landlock (Docker default), both as root and as uid 65534
+	$(PY) scripts/degrade.py --deny userns -- $(PY) $(SECURITY_PYTEST)
+	$(PY) scripts/degrade.py --deny ns,landlock -- $(PY) $(SECURITY_PYTEST)
+	scripts/run_unprivileged.sh $(PY) scripts/degrade.py --deny userns -- $(PY) $(SECURITY_PYTEST)
+	scripts/run_unprivileged.sh $(PY) scripts/degrade.py --deny userns,landlock -- $(PY) $(SECURITY_PYTEST)
+
+test-security-all: test-security test-security-unprivileged test-security-degraded security-table
+
+security-table:        ## merge build/security/outcomes-*.json into docs/sandbox.md's host-class table
+	$(PY) scripts/security_table.py --write

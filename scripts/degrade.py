@@ -7,6 +7,8 @@ Installs a seccomp filter (inherited by everything CMD starts) that refuses what
   ns        unshare/setns/clone with any CLONE_NEW* flag and mount -> EPERM (Docker's default
             seccomp profile for a container without extra privileges)
   landlock  landlock_* -> ENOSYS (kernel < 5.13, or Landlock not in lsm=, e.g. JetPack kernels)
+  mount     mount/pivot_root -> EPERM while namespaces work (a restrictive LSM policy): the fork
+            server cannot build its view, and `auto` must fall back to running without namespaces
 clone3 reports ENOSYS so that libc falls back to clone, whose flags the filter can read.
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from spatialclaw_ros.kernel import seccomp  # noqa: E402
 
-MODES = ("userns", "ns", "landlock")
+MODES = ("userns", "ns", "landlock", "mount")
 
 
 def build(deny: set[str], arch: str | None = None) -> bytes:
@@ -38,8 +40,8 @@ def build(deny: set[str], arch: str | None = None) -> bytes:
     if mask:
         for name in ("unshare", "clone"):
             a.jeq_goto(seccomp.nr(name, arch), f"flags_{name}")
-    if "ns" in deny:
-        for name in ("setns", "mount", "pivot_root"):
+    if "ns" in deny or "mount" in deny:
+        for name in ("setns", "mount", "pivot_root") if "ns" in deny else ("mount", "pivot_root"):
             a.jeq_goto(seccomp.nr(name, arch), "eperm")
     if "landlock" in deny:
         for name in ("landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self"):

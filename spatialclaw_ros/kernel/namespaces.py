@@ -247,7 +247,9 @@ def build_view(st: NsState) -> None:
             st.notes.append(f"own /proc: {exc}; the host's /proc is bound read-only instead")
             _mount("/proc", nr + "/proc", None, MS_BIND | MS_REC)
         os.chdir(nr)
-        if _libc.syscall(155 if os.uname().machine == "x86_64" else 41, b".", b".") != 0:
+        from spatialclaw_ros.kernel import seccomp
+
+        if _libc.syscall(seccomp.nr("pivot_root", seccomp.machine() or "x86_64"), b".", b".") != 0:
             raise _err("pivot_root")
         if _libc.umount2(b".", MNT_DETACH) != 0:
             raise _err("umount old root")

@@ -51,6 +51,7 @@ class KernelPool:
         self._closed = False
         self._errors: list[str] = []
         self._zygote: Zygote | None = None
+        self._use_namespaces = True
         self._zygote_lock = threading.Lock()
         self._thread = threading.Thread(target=self._fill, name="kernel-pool", daemon=True)
         self._thread.start()
@@ -111,7 +112,17 @@ class KernelPool:
                 self._zygote = None
             if self._closed:
                 raise KernelDiedError("the kernel pool is closed")
-            z = Zygote(self.cfg)
+            try:
+                z = Zygote(self.cfg, namespaces=self._use_namespaces)
+            except KernelDiedError as exc:
+                if self.cfg.mode != "auto" or not self._use_namespaces:
+                    raise
+                # e.g. a root node whose interpreter or venv is not readable by uid 65534: keep
+                # the other layers rather than not running at all (strict refuses instead)
+                log.warning("kernel fork server failed in its namespaces (%s); starting it without "
+                            "them: sandbox layers will be reduced", exc)
+                self._use_namespaces = False
+                z = Zygote(self.cfg, namespaces=False)
             self._zygote = z
             log.info("kernel fork server %d ready in %.2f s", z.pid, z.start_s)
         with self._lock:

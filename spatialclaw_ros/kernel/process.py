@@ -29,12 +29,13 @@ _BOOT = ("import sys; sys.path.append(%r); "
 class Zygote:
     """The fork server process and its control channel."""
 
-    def __init__(self, cfg: SandboxConfig, start_timeout_s: float = 120.0) -> None:
+    def __init__(self, cfg: SandboxConfig, start_timeout_s: float = 120.0, *,
+                 namespaces: bool = True) -> None:
         ours, theirs = protocol.socket_pair()
         self.errfile = capped_errfile()
         opts = {"mode": cfg.mode, "memory_mb": cfg.memory_mb, "cpu_s": cfg.cpu_s,
                 "max_open_files": cfg.max_open_files, "max_file_mb": cfg.max_file_mb,
-                "max_processes": cfg.max_processes}
+                "max_processes": cfg.max_processes, "namespaces": namespaces}
         t0 = time.perf_counter()
         try:
             self.popen = subprocess.Popen(

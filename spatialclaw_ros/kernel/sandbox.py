@@ -49,14 +49,28 @@ PROTECTIONS: dict[str, tuple[str, ...]] = {
 # first two; a dedicated AppArmor profile (docker/apparmor/spatialclaw-kernel) is the narrower fix.
 DOCKER_REQUIREMENTS: dict[str, Any] = {
     "security_opt": ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"],
-    "security_opt_with_profile": ["seccomp=unconfined", "apparmor=spatialclaw-kernel",
-                                  "systempaths=unconfined"],
+    "apparmor_profile_instead_of_unconfined": "spatialclaw-container (config/apparmor/)",
     "cap_add": [],
-    "sysctls_host": {"kernel.unprivileged_userns_clone": 1, "user.max_user_namespaces": ">0"},
-    "why": {"seccomp": "the default profile blocks unshare/clone with namespace flags and mount",
-            "apparmor": "docker-default denies mount (tmpfs, proc, bind) inside the container",
-            "systempaths": "masked /proc paths forbid mounting a fresh procfs in a PID namespace"},
+    "host_sysctls": {"user.max_user_namespaces": "> 0"},
+    "why": {"seccomp": "Docker's default profile blocks unshare/clone with namespace flags and "
+                       "mount; the kernels install their own, stricter allow-list",
+            "apparmor": "docker-default denies mount (tmpfs, proc, binds) inside the container",
+            "systempaths": "masked /proc paths forbid a fresh procfs in the kernels' PID namespace"},
 }
+
+
+def expected_layers(*, root: bool, userns: bool, namespaces_ok: bool, landlock_ok: bool) -> set[str]:
+    """The layers a kernel must have on a host class (docs/sandbox.md "Host classes"; tested)."""
+    out = {"identity", "seccomp", "rlimits", "env-scrub", "pgroup"}
+    if userns:
+        out.add("userns")
+    if userns or (root and namespaces_ok):
+        out |= {"pidns", "ipcns", "mountns", "netns"}
+    if landlock_ok:
+        out.add("landlock")
+    return out
+
+
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 _SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION)"
                      r"|^(ROS_|RMW_|AMENT_|FASTDDS_|CYCLONEDDS_|SPATIALCLAW_|AWS_|GOOGLE_|AZURE_"

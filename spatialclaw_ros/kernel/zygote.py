@@ -42,7 +42,7 @@ def main() -> None:
     from spatialclaw_ros.kernel import namespaces, sandbox
 
     ns = namespaces.NsState()
-    if opts.get("mode") != "off":
+    if opts.get("mode") != "off" and opts.get("namespaces", True):
         ns = namespaces.enter(parent, sandbox.read_paths(_PACKAGE_DIR))   # returns in its PID 1
         if ns.userns or ns.pidns:
             try:
@@ -52,6 +52,10 @@ def main() -> None:
         for fd in ns.view_fds.values():
             os.close(fd)
         ns.view_fds.clear()
+    elif opts.get("mode") != "off":
+        ns.notes.append("namespaces: not used (the fork server failed to start in them; see the log)")
+        ns.outside_uid = os.geteuid()
+    if opts.get("mode") != "off":
         libc.prctl(4, 0, 0, 0, 0)              # PR_SET_DUMPABLE 0: kernels cannot read or trace it
     sandbox.set_server_state(ns, opts)
 

@@ -253,7 +253,13 @@ for mode in ("auto", "strict"):
     except SandboxUnavailableError as exc:
         out[mode] = {"refused": str(exc)}
         continue
-    with pool.acquire([], {}) as k:
+    try:
+        k = pool.acquire([], {})
+    except Exception as exc:  # noqa: BLE001 - strict may refuse only once the kernel reports
+        out[mode] = {"refused": str(exc)}
+        pool.close()
+        continue
+    with k:
         r = k.run_cell("import socket, os\ntry:\n    socket.socket()\n    print('socket')\nexcept OSError as e:\n"
                        "    print(type(e).__name__)\nprint(os.getcwd())", timeout_s=20)
         out[mode] = {"layers": k.sandbox_layers, "notes": k.notes, "out": r.stdout.split(), "err": r.error}
@@ -295,3 +301,13 @@ def test_without_any_namespace_strict_refuses_and_auto_keeps_the_rest() -> None:
     assert not {"userns", "pidns", "mountns", "landlock"} & set(layers)
     assert {"identity", "seccomp", "rlimits", "env-scrub", "pgroup"} <= set(layers), out["auto"]
     assert out["auto"]["out"][0] == "PermissionError", out["auto"]
+
+
+def test_auto_falls_back_when_the_namespaced_fork_server_cannot_start() -> None:
+    """A host that allows namespaces but not mounts (e.g. an LSM policy): auto runs without them."""
+    out = _degraded("mount")
+    layers = out["auto"]["layers"]
+    assert "mountns" not in layers and {"identity", "seccomp", "rlimits"} <= set(layers), out["auto"]
+    assert any("namespaces: not used" in n for n in out["auto"]["notes"])
+    assert out["auto"]["out"][0] == "PermissionError"
+    assert "refused" in out["strict"]

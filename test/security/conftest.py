@@ -18,57 +18,51 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from security_helpers import SECRETS, code_of, host_class
 
 from spatialclaw_ros.config import SandboxConfig
-from spatialclaw_ros.kernel import KernelPool, check_code
+from spatialclaw_ros.kernel import KernelPool
 from spatialclaw_ros.kernel.sandbox import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRETS = {"SPATIALCLAW_VLM_API_KEY": "sk-probe-secret-1", "MY_SERVICE_TOKEN": "tok-probe-secret-2"}
-# Gets os, ctypes and open without an import statement, __builtins__ name or dunder attribute.
-PRELUDE = """\
-_B = getattr(np, '__buil' + 'tins__')
-_imp = _B['__imp' + 'ort__']
-os = _imp('o' + 's')
-op = _B['op' + 'en']
-ct = np.ctypeslib.ctypes
-libc = ct.CDLL(None, use_errno=True)
-libc.syscall.restype = ct.c_long
-def T(f, *a):
-    try:
-        return 'ok:' + str(f(*a))[:60]
-    except BaseException as e:
-        return 'err:' + type(e).__name__
-def S(*a):
-    r = libc.syscall(*[ct.c_long(x) if isinstance(x, int) else x for x in a])
-    return 'ok:' + str(r) if r >= 0 else 'err:' + str(ct.get_errno())
-"""
 _OUTCOMES: list[dict] = []
 
 
-def host_class() -> str:
-    """root or uid<N>, plus the features a simulated weaker host denies (scripts/degrade.py)."""
-    who = "root" if os.geteuid() == 0 else f"uid{os.geteuid()}"
-    sim = os.environ.get("SPATIALCLAW_SIMULATED_HOST", "")
-    return who + (f"-no-{sim.replace(',', '-no-')}" if sim else "")
+ACTIVE_LAYERS: list[str] = []          # what the pool's kernels report (set by the pool fixture)
 
 
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):  # noqa: ANN001,ANN201 - pytest hook
-    """Record each probe's outcome (held / escaped / not applicable)."""
+    """Record each probe's outcome: held, escaped, exposed (a guarantee this host lacks), n/a.
+
+    A probe may say which layers its guarantee rests on (``needs=("mountns", "landlock")``: any
+    of them). Where the host offers none of them, a failure is the documented state of that host
+    class ("exposed", reported as xfail) rather than an escape from the sandbox it promises.
+    """
+    outcome_ = yield
+    rep = outcome_.get_result()
     mark = item.get_closest_marker("probe")
-    if mark is None or call.when not in ("setup", "call"):
+    if mark is None or rep.when not in ("setup", "call") or (rep.when == "setup" and rep.passed):
         return
-    if call.when == "setup" and call.excinfo is None:
-        return
-    if call.excinfo is None:
+    needs = tuple(mark.kwargs.get("needs", ()))
+    missing = bool(needs) and not any(x in ACTIVE_LAYERS for x in needs)
+    if rep.passed:
         outcome, detail = "held", dict(item.user_properties).get("detail", "")
-    elif call.excinfo.errisinstance(pytest.skip.Exception):
-        outcome, detail = "n/a", str(call.excinfo.value)[:200]
+    elif rep.skipped:
+        outcome, detail = "n/a", str(rep.longrepr[-1] if isinstance(rep.longrepr, tuple) else rep.longrepr)
     else:
-        outcome = "escaped" if call.excinfo.errisinstance(AssertionError) else "error"
-        detail = call.excinfo.exconly()[:300]
+        is_assert = call.excinfo is not None and call.excinfo.errisinstance(AssertionError)
+        detail = call.excinfo.exconly() if call.excinfo is not None else str(rep.longrepr)
+        if is_assert and missing:
+            outcome = "exposed"
+            detail = f"this host offers none of {', '.join(needs)}: {detail}"
+            rep.outcome = "skipped"
+            rep.wasxfail = detail[:300]
+        else:
+            outcome = "escaped" if is_assert else "error"
     _OUTCOMES.append({"category": mark.kwargs.get("category", "?"), "name": item.name,
-                      "outcome": outcome, "host_class": host_class(), "detail": str(detail)})
+                      "outcome": outcome, "host_class": host_class(),
+                      "needs": list(needs), "detail": " ".join(str(detail).split())[:300]})
 
 
 def pytest_sessionfinish(session, exitstatus):  # noqa: ANN001,ANN201 - pytest hook
@@ -82,19 +76,14 @@ def pytest_sessionfinish(session, exitstatus):  # noqa: ANN001,ANN201 - pytest h
     (out / f"outcomes-{hc}.json").write_text(json.dumps(rows, indent=1))
     md = [f"Escape suite on host class `{hc}`: {sum(r['outcome'] == 'held' for r in rows)} held, "
           f"{sum(r['outcome'] == 'escaped' for r in rows)} escaped, "
-          f"{sum(r['outcome'] == 'n/a' for r in rows)} not applicable, "
+          f"{sum(r['outcome'] == 'exposed' for r in rows)} exposed (guarantee not offered on this "
+          f"host class), {sum(r['outcome'] == 'n/a' for r in rows)} not applicable, "
           f"{sum(r['outcome'] == 'error' for r in rows)} errors.", "",
+          f"Active layers: {', '.join(ACTIVE_LAYERS)}.", "",
           "| category | probe | outcome | detail |", "|---|---|---|---|"]
     md += [f"| {r['category']} | `{r['name']}` | {r['outcome']} | {r['detail'][:90].replace('|', '/')} |"
            for r in rows]
     (out / f"outcomes-{hc}.md").write_text("\n".join(md) + "\n")
-
-
-def code_of(body: str) -> str:
-    """Probe code with the prelude; asserts the static check lets it through (the OS must hold)."""
-    code = PRELUDE + body
-    assert check_code(code) == [], check_code(code)
-    return code
 
 
 @pytest.fixture(scope="session")
@@ -106,6 +95,8 @@ def pool() -> Iterator[KernelPool]:
         p = KernelPool(SandboxConfig(mode="auto", memory_mb=1024, cpu_s=30, max_open_files=64,
                                      max_file_mb=64, max_processes=32), size=1)
         assert p.wait_warm(timeout_s=120)
+        with p.acquire([], {}) as k:
+            ACTIVE_LAYERS[:] = k.sandbox_layers
     finally:
         for k, v in old.items():
             if v is None:
@@ -143,26 +134,3 @@ def victim() -> Iterator[subprocess.Popen]:
     p.wait()
 
 
-def proc_field(pid: int, path: str, prefix: str) -> str:
-    """A line of /proc/<pid>/<path> that starts with prefix (host view)."""
-    with open(f"/proc/{pid}/{path}") as f:
-        for line in f:
-            if line.startswith(prefix):
-                return line.strip()
-    return ""
-
-
-def meminfo_kb(key: str) -> int:
-    """A /proc/meminfo field of the host, in kB."""
-    with open("/proc/meminfo") as f:
-        return int(next(x for x in f if x.startswith(key + ":")).split()[1])
-
-
-def NR(name: str) -> int:  # noqa: N802 - reads like a constant in probe code
-    """This machine's syscall number for name (x86_64 or aarch64)."""
-    from spatialclaw_ros.kernel import seccomp
-
-    n = seccomp.nr(name, seccomp.machine() or "x86_64")
-    if n is None:
-        pytest.skip(f"no {name} syscall on this architecture")
-    return n

@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from conftest import NR
+from security_helpers import NR
 
 NET = pytest.mark.probe(category="network")
 
@@ -130,7 +130,7 @@ def test_io_uring_and_bpf(run) -> None:  # noqa: ANN001
     assert all(x.startswith("err:") for x in out), out
 
 
-@NET
+@pytest.mark.probe(category="network", needs=('netns',))
 def test_no_interfaces_and_no_host_sockets_listed(run, catcher) -> None:  # noqa: ANN001
     out = run("print(T(lambda: op('/proc/net/tcp').read().count(':%04X' % " + str(catcher.port) + ")))\n"
               "print(T(lambda: sorted(os.listdir('/sys/class/net'))))")

@@ -9,7 +9,7 @@ import signal
 import time
 
 import pytest
-from conftest import NR, proc_field
+from security_helpers import NR, proc_field
 
 PROC = pytest.mark.probe(category="processes, exec, signals")
 LIMITS = pytest.mark.probe(category="other processes' limits and scheduling")
@@ -72,7 +72,7 @@ def test_ptrace_and_process_vm(run, victim) -> None:  # noqa: ANN001
     assert _alive(victim) and "t" not in proc_field(victim.pid, "status", "State:").split()[1]
 
 
-@PROC
+@pytest.mark.probe(category="processes, exec, signals", needs=('pidns', 'landlock'))
 def test_proc_mem_and_environ_of_victim(run, victim) -> None:  # noqa: ANN001
     out = run(f"print(T(lambda: op('/proc/{victim.pid}/environ', 'rb').read()))\n"
               f"print(T(lambda: op('/proc/{victim.pid}/mem', 'r+b').write(b'x')))\n"
