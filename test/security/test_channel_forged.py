@@ -19,6 +19,7 @@ VIOLATION = "protocol violation by the kernel: "
 def _violates(pool: KernelPool, code: str, *, warmup: bool = True) -> tuple[str, int]:
     """Run PRELUDE + code in a fresh kernel; it must be killed for a protocol violation.
     Returns (error text, peak RSS growth of this process in kB while the cell ran)."""
+    assert check_code(PRELUDE + code) == []             # the probe walks past the static check
     with pool.acquire(make_frames(), {}) as k:
         if warmup:
             assert k.run_cell(PRELUDE, timeout_s=60).ok

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from channel_helpers import PNG_BOMB_CODE, PRELUDE, PeakRss, make_frames, png_bomb, pool  # noqa: F401
 
-from spatialclaw_ros.kernel import KernelPool, schema
+from spatialclaw_ros.kernel import KernelPool, check_code, schema
 from spatialclaw_ros.kernel.protocol import ProtocolError
 from spatialclaw_ros.vlm.conversation import jpeg_data_url
 
@@ -13,6 +13,7 @@ SMALL_JPEG = "_ok, _b = cv2.imencode('.jpg', np.zeros((8, 8, 3), np.uint8))\njpg
 
 
 def _run_violation(pool: KernelPool, code: str) -> tuple[str, int]:
+    assert check_code(PRELUDE + PNG_BOMB_CODE + SMALL_JPEG + code) == []
     with pool.acquire(make_frames(), {}) as k:
         assert k.run_cell(PRELUDE + PNG_BOMB_CODE + SMALL_JPEG, timeout_s=60).ok
         with PeakRss() as rss:
