@@ -154,3 +154,9 @@ def test_oversized_shared_blocks_are_refused(pool: KernelPool) -> None:
         err, _ = _violates(pool, code)
     assert "shared blocks exceed" in err
     assert rss.growth_kb < 64 * 1024
+
+
+@probe
+def test_an_empty_packet_is_a_violation_not_a_death(pool: KernelPool) -> None:
+    err, _ = _violates(pool, "raw(b'')")
+    assert "empty packet" in err
