@@ -107,15 +107,22 @@ def cell_observation(res: Any, *, step: int, max_steps: int, output_max_chars: i
     chosen, over_step, evict = budget.take(images, in_conversation)
     urls: list[str] = []
     titles: list[str] = []
+    broken = 0
     for img in chosen:
         data = field_of(img, "jpeg", None) or field_of(img, "data", None)
         if data is None:
             continue
-        urls.append(jpeg_data_url(data, budget.max_side))
+        try:      # the kernel's bytes passed a header check only; a corrupt body must not end the query
+            urls.append(jpeg_data_url(data, budget.max_side))
+        except (OSError, ValueError, SyntaxError):
+            broken += 1
+            continue
         title = field_of(img, "title", "") or ""
         titles.append(f"{title} ({field_of(img, 'width', '?')}x{field_of(img, 'height', '?')})".strip())
     if urls:
         parts.append("[images] " + "; ".join(f"#{i + 1}: {t}" for i, t in enumerate(titles)))
+    if broken:
+        parts.append(f"[images] {broken} shown image(s) could not be decoded and were not attached.")
     if over_step:
         parts.append(f"[images] {over_step} more shown image(s) not attached: at most {budget.per_step} "
                      "per step (vlm.max_images_per_step); show fewer, or combine them.")

@@ -158,7 +158,8 @@ def serve(sock_fd: int, opts: dict[str, Any], zygote_pid: int, notes: list[str],
                     late_notes.append(f"make_toolbox failed (tools = None): {type(exc).__name__}: {exc}")
             rt.install({"InputImages": images, "Metadata": metadata, "tools": tools})
             t_end = time.perf_counter()
-            chan.send({"op": "init_ok", "id": msg.get("id", 0), "layers": early_layers + layers, "notes": notes + late_notes,
+            chan.send({"op": "init_ok", "id": msg.get("id", 0), "layers": early_layers + layers,
+                       "notes": notes + late_notes,
                        "timings": {"init_s": t_end - t_init, "toolbox_s": t_end - t_tools,
                                    "sandbox_s": t_sandbox - t_init, "recv_s": t_init - t_recv}})
         elif op == "run":

@@ -313,6 +313,15 @@ class Channel:
         except ConnectionResetError as exc:
             raise ChannelClosed("kernel channel reset") from exc
         if not data and not fds:
+            if self.untrusted_peer:        # EOF, or a zero-length packet from a live kernel?
+                try:
+                    more = self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    raise ProtocolError("sent an empty packet") from None
+                except OSError:
+                    more = b""
+                if more:
+                    raise ProtocolError("sent an empty packet")
             raise ChannelClosed("kernel channel closed")
         try:
             if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):

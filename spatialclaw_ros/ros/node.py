@@ -107,6 +107,7 @@ class SpatialClawNode(Node):
         self.cfg = config_from_parameters(self)
         if cfg is None:
             self._apply_env_overrides()
+        self._hide_credentials()
         self.program_hook: ProgramHook | None = None
         self._queries: dict[str, _Query] = {}
         self._queries_lock = threading.Lock()
@@ -213,6 +214,13 @@ class SpatialClawNode(Node):
         if updates:
             self.set_parameters(updates)
             self.cfg = config_from_parameters(self)
+
+    def _hide_credentials(self) -> None:
+        """Any ROS participant can read parameters: vlm.base_url shows the URL without its
+        credentials (user:password@, query values); the node keeps the real one in self.cfg."""
+        url = self.cfg.vlm.base_url
+        if has_credentials(url):
+            self.set_parameters([Parameter("vlm.base_url", value=redact_url(url))])
 
     def executor_threads(self) -> int:
         """Threads the executor needs: every query running or waiting, plus cancels and timers."""

@@ -19,6 +19,7 @@ VIOLATION = "protocol violation by the kernel: "
 def _violates(pool: KernelPool, code: str, *, warmup: bool = True) -> tuple[str, int]:
     """Run PRELUDE + code in a fresh kernel; it must be killed for a protocol violation.
     Returns (error text, peak RSS growth of this process in kB while the cell ran)."""
+    assert check_code(PRELUDE + code) == []             # the probe walks past the static check
     with pool.acquire(make_frames(), {}) as k:
         if warmup:
             assert k.run_cell(PRELUDE, timeout_s=60).ok
@@ -153,3 +154,9 @@ def test_oversized_shared_blocks_are_refused(pool: KernelPool) -> None:
         err, _ = _violates(pool, code)
     assert "shared blocks exceed" in err
     assert rss.growth_kb < 64 * 1024
+
+
+@probe
+def test_an_empty_packet_is_a_violation_not_a_death(pool: KernelPool) -> None:
+    err, _ = _violates(pool, "raw(b'')")
+    assert "empty packet" in err

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from channel_helpers import PNG_BOMB_CODE, PRELUDE, PeakRss, make_frames, png_bomb, pool  # noqa: F401
 
-from spatialclaw_ros.kernel import KernelPool, schema
+from spatialclaw_ros.kernel import KernelPool, check_code, schema
 from spatialclaw_ros.kernel.protocol import ProtocolError
 from spatialclaw_ros.vlm.conversation import jpeg_data_url
 
@@ -13,6 +13,7 @@ SMALL_JPEG = "_ok, _b = cv2.imencode('.jpg', np.zeros((8, 8, 3), np.uint8))\njpg
 
 
 def _run_violation(pool: KernelPool, code: str) -> tuple[str, int]:
+    assert check_code(PRELUDE + PNG_BOMB_CODE + SMALL_JPEG + code) == []
     with pool.acquire(make_frames(), {}) as k:
         assert k.run_cell(PRELUDE + PNG_BOMB_CODE + SMALL_JPEG, timeout_s=60).ok
         with PeakRss() as rss:
@@ -79,3 +80,23 @@ def test_shown_images_still_arrive(pool: KernelPool) -> None:
         assert r.ok, r.error
         assert [(im.width, im.height) for im in r.images] == [(1024, 683), (1024, 1024)]
         assert all(len(im.jpeg) <= schema.IMAGE_MAX_BYTES for im in r.images)
+
+
+@probe
+def test_a_corrupt_image_body_does_not_end_the_query() -> None:
+    """A header that passes the check over a corrupt body: the feedback drops it with a note."""
+    import cv2
+    import numpy as np
+
+    from spatialclaw_ros.agent.feedback import ImageBudget, cell_observation
+    from spatialclaw_ros.kernel.types import CellResult, ShownImage
+
+    ok, buf = cv2.imencode(".jpg", np.random.default_rng(1).integers(0, 255, (800, 800, 3), np.uint8))
+    data = buf.tobytes()
+    corrupt = data[:len(data) // 3]                      # header intact, scan data cut short
+    assert schema.image_size(corrupt) == ("jpeg", 800, 800)
+    res = CellResult(ok=True, images=[ShownImage(jpeg=corrupt, title="bad", width=800, height=800),
+                                      ShownImage(jpeg=data, title="good", width=800, height=800)])
+    obs, _ = cell_observation(res, step=1, max_steps=5, output_max_chars=2000,
+                              budget=ImageBudget(4, 8, 640), in_conversation=0)
+    assert len(obs.image_urls) == 1 and "1 shown image(s) could not be decoded" in obs.text
