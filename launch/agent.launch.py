@@ -2,39 +2,49 @@
 
     ros2 launch spatialclaw_ros agent.launch.py
     ros2 launch spatialclaw_ros agent.launch.py namespace:=robot1 vlm_url:=http://gpu-box:8000/v1 \
-        color_topic:=/rs/color/image_raw use_sim_time:=true
+        color:=/robot1/rs/color/image_raw use_sim_time:=true
 
-Every parameter comes from `params_file` (default: the installed config/agent.yaml); an argument
-below overrides its parameter only when given (an empty argument keeps the file's value, so a
-custom `params_file` is never silently replaced by the installed YAML's defaults). Remap further topics with `remappings:="[('/tf','/robot/tf')]"`-style
-edits of this file, or use the topic parameters. The logic is kept plain (no conditions or event
-handlers) so it can be read without launch installed; the argument -> parameter table is importable.
+Parameters come from `params_file` (default: the installed config/agent.yaml, keyed `/**` so that a
+namespace keeps it). The parameter arguments below (`vlm_url`, `fixed_frame`, ...) and `use_sim_time`
+override their parameter only when given: an empty argument keeps the file's value, so a custom
+`params_file` is never silently replaced by the installed YAML's defaults.
+
+The camera topics are the node's relative names `color`, `depth`, `camera_info` (and `labels`),
+resolved in the node's namespace; the arguments of the same names remap them, as image_pipeline's
+launch files do. Their defaults are the RealSense driver's topics. The logic is kept plain (no
+conditions or event handlers) so it can be read without launch installed; the tables are importable.
 """
 from __future__ import annotations
 
 import os
 
-# launch argument -> node parameter it overrides (the YAML's value is the default)
+# launch argument -> node parameter it overrides when given (the params file's value otherwise)
 LAUNCH_PARAMETER_ARGS: dict[str, str] = {
-    "color_topic": "topics.color",
-    "depth_topic": "topics.depth",
-    "camera_info_topic": "topics.camera_info",
     "labels_topic": "topics.labels",
     "fixed_frame": "fixed_frame",
     "vlm_url": "vlm.base_url",
     "vlm_model": "vlm.model",
+}
+# launch argument -> (node's relative topic name it remaps, default target: the RealSense driver's)
+LAUNCH_REMAP_ARGS: dict[str, tuple[str, str]] = {
+    "color": ("color", "/camera/color/image_raw"),
+    "depth": ("depth", "/camera/aligned_depth_to_color/image_raw"),
+    "camera_info": ("camera_info", "/camera/color/camera_info"),
+    "labels": ("labels", "labels"),
 }
 PACKAGE = "spatialclaw_ros"
 NODE_NAME = "spatialclaw_agent"
 
 
 def yaml_defaults(params_file: str) -> dict[str, str]:
-    """The launch arguments' defaults, read from the parameter YAML (dotted names flattened)."""
+    """The parameter arguments' values in a parameter YAML (`/**` or node-name keys; dotted names)."""
     import yaml
 
     with open(params_file, encoding="utf-8") as f:
         doc = yaml.safe_load(f) or {}
-    params = doc.get(NODE_NAME, {}).get("ros__parameters", {})
+    params: dict = {}
+    for key in ("/**", NODE_NAME, f"/{NODE_NAME}"):   # later keys win, as rcl applies them
+        params.update((doc.get(key) or {}).get("ros__parameters", {}) or {})
     flat: dict[str, object] = {}
 
     def walk(d: dict, prefix: str) -> None:
@@ -49,9 +59,14 @@ def yaml_defaults(params_file: str) -> dict[str, str]:
 
 
 def parameter_overrides(values: dict[str, str]) -> dict[str, str]:
-    """Node parameter overrides for the launch arguments that were given (non-empty)."""
+    """Node parameter overrides for the parameter arguments that were given (non-empty)."""
     return {LAUNCH_PARAMETER_ARGS[arg]: v for arg, v in values.items()
             if arg in LAUNCH_PARAMETER_ARGS and v != ""}
+
+
+def remappings(values: dict[str, str]) -> list[tuple[str, str]]:
+    """(from, to) remap rules for the camera topics; an empty argument keeps its default."""
+    return [(name, values.get(arg) or default) for arg, (name, default) in LAUNCH_REMAP_ARGS.items()]
 
 
 def generate_launch_description():  # noqa: ANN201 - launch.LaunchDescription
@@ -61,30 +76,41 @@ def generate_launch_description():  # noqa: ANN201 - launch.LaunchDescription
     from launch.actions import DeclareLaunchArgument, OpaqueFunction
     from launch.substitutions import LaunchConfiguration
     from launch_ros.actions import Node
-    from launch_ros.parameter_descriptions import ParameterValue
 
     default_params = os.path.join(get_package_share_directory(PACKAGE), "config", "agent.yaml")
     defaults = yaml_defaults(default_params)
     args = [
         DeclareLaunchArgument("namespace", default_value="", description="node namespace"),
         DeclareLaunchArgument("params_file", default_value=default_params,
-                              description="parameter YAML (config/agent.yaml)"),
-        DeclareLaunchArgument("use_sim_time", default_value="false",
-                              description="use /clock (bag replay, simulation)"),
-    ] + [DeclareLaunchArgument(arg, default_value="",
-                               description=f"overrides parameter {param} "
-                                           f"(installed YAML: {defaults[arg]!r}; empty: keep params_file)")
-         for arg, param in LAUNCH_PARAMETER_ARGS.items()]
+                              description="parameter YAML (config/agent.yaml, keyed /**)"),
+        DeclareLaunchArgument("use_sim_time", default_value="",
+                              description="true: use /clock (bag replay, simulation); "
+                                          "empty: keep params_file (false if unset)"),
+    ] + [DeclareLaunchArgument(arg, default_value=default,
+                               description=f"remaps the node's relative topic '{name}'")
+         for arg, (name, default) in LAUNCH_REMAP_ARGS.items()
+         ] + [DeclareLaunchArgument(arg, default_value="",
+                                    description=f"overrides parameter {param} "
+                                                f"(installed YAML: {defaults[arg]!r}; empty: keep params_file)")
+              for arg, param in LAUNCH_PARAMETER_ARGS.items()]
 
     def make_node(context, *_a, **_k):  # noqa: ANN001, ANN202 - launch's OpaqueFunction signature
         given = {arg: LaunchConfiguration(arg).perform(context) for arg in LAUNCH_PARAMETER_ARGS}
         overrides: dict[str, object] = dict(parameter_overrides(given))
-        overrides["use_sim_time"] = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
+        sim = LaunchConfiguration("use_sim_time").perform(context).strip().lower()
+        if sim:
+            if sim not in ("true", "false"):
+                raise ValueError(f"use_sim_time:={sim!r}: use true or false")
+            overrides["use_sim_time"] = sim == "true"
+        remaps = remappings({arg: LaunchConfiguration(arg).perform(context) for arg in LAUNCH_REMAP_ARGS})
+        parameters: list[object] = [LaunchConfiguration("params_file").perform(context)]
+        if overrides:
+            parameters.append(overrides)
         return [Node(
             package=PACKAGE, executable="spatialclaw_agent", name=NODE_NAME,
             namespace=LaunchConfiguration("namespace"), output="screen", emulate_tty=True,
-            parameters=[LaunchConfiguration("params_file"), overrides],
-            remappings=[],   # e.g. ("/tf", "tf"), ("/tf_static", "tf_static") for namespaced TF
+            parameters=parameters,
+            remappings=remaps,   # add ("/tf", "tf"), ("/tf_static", "tf_static") for namespaced TF
         )]
 
     return LaunchDescription([*args, OpaqueFunction(function=make_node)])

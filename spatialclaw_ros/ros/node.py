@@ -525,6 +525,9 @@ def spin_node(node: SpatialClawNode, stop: threading.Event | None = None) -> Non
     node.shutdown()
     time.sleep(0.3)                       # let the last results and cancel replies go out
     executor.shutdown(timeout_sec=2.0)
+    # Jazzy's rclpy (7.x): a spin thread still inside rcl's wait when the interpreter exits aborts
+    # the process ("terminate called without an active exception"); wait for it to leave.
+    spinner.join(timeout=5.0)
     node.destroy_node()
 
 

@@ -15,9 +15,22 @@ GL_HELP = ("MuJoCo could not open an offscreen OpenGL context. On Debian/Ubuntu 
            "(the default here), or install libosmesa6 and set MUJOCO_GL=osmesa.")
 
 
-def _import_mujoco() -> Any:
-    import mujoco  # MUJOCO_GL was defaulted to egl by spatialclaw_ros.sim
+MUJOCO_HELP = ("`spatialclaw sim` needs MuJoCo, which is not installed in this Python "
+               "({exe}). Install it with: {exe} -m pip install mujoco==4.0.0 (the version in "
+               "requirements/dev.txt; `make setup` installs it in .venv). It is a pip-only package, "
+               "not in apt's ROS dependencies.")
 
+
+def _import_mujoco() -> Any:
+    """Import mujoco, or RuntimeError saying how to install it."""
+    import sys
+
+    try:
+        import mujoco  # MUJOCO_GL was defaulted to egl by spatialclaw_ros.sim
+    except ModuleNotFoundError as exc:
+        if exc.name != "mujoco":
+            raise
+        raise RuntimeError(MUJOCO_HELP.format(exe=sys.executable)) from None
     return mujoco
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -53,7 +54,10 @@ def test_package_xml_is_format3_apache_with_valid_maintainer(repo_root) -> None:
 
 
 def test_install_tree_has_launch_and_config_under_share(repo_root) -> None:
-    share = repo_root / "install" / "spatialclaw_ros" / "share" / "spatialclaw_ros"
+    from ament_index_python.packages import get_package_share_directory
+
+    # install/ (Jazzy), install-kilted/ (make setup DISTRO=kilted) or a colcon workspace's
+    share = Path(get_package_share_directory("spatialclaw_ros"))
     assert (share / "launch").is_dir() and (share / "config").is_dir()
     assert (share / "config" / "agent.yaml").exists()
 

@@ -71,11 +71,14 @@ def test_launch_file_arguments_map_to_declared_parameters(repo_root) -> None:
     declared = set(Config().to_flat())
     assert set(mod.LAUNCH_PARAMETER_ARGS.values()) <= declared
     defaults = mod.yaml_defaults(str(DEFAULT_CONFIG))
-    assert defaults["color_topic"] == _yaml_flat()["topics.color"]
+    assert defaults["fixed_frame"] == _yaml_flat()["fixed_frame"]
     assert defaults["vlm_url"] == _yaml_flat()["vlm.base_url"]
     assert callable(mod.generate_launch_description)
     # only arguments that were given override the params file
-    assert mod.parameter_overrides({"vlm_url": "", "color_topic": "/rs/color"}) == {"topics.color": "/rs/color"}
+    assert mod.parameter_overrides({"vlm_url": "", "fixed_frame": "map"}) == {"fixed_frame": "map"}
+    # camera topics are remapped (RealSense defaults), not set as parameters
+    assert dict(mod.remappings({"color": "/rs/color"}))["color"] == "/rs/color"
+    assert dict(mod.remappings({}))["depth"] == "/camera/aligned_depth_to_color/image_raw"
 
 
 def test_spatialclaw_agent_starts_from_the_yaml_and_serves(repo_root, tmp_path) -> None:
