@@ -34,7 +34,7 @@ def yaml_defaults(params_file: str) -> dict[str, str]:
 
     with open(params_file, encoding="utf-8") as f:
         doc = yaml.safe_load(f) or {}
-    params = doc.get(NODE_NAME, {}).get("ros__parameters", {})
+    params = (doc.get("/**") or doc.get(NODE_NAME) or {}).get("ros__parameters", {})
     flat: dict[str, object] = {}
 
     def walk(d: dict, prefix: str) -> None:

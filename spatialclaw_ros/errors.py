@@ -23,6 +23,7 @@ class ErrorCode(enum.IntEnum):
     BUSY = 13
     SANDBOX_UNAVAILABLE = 14
     INTERNAL = 15
+    NODE_GONE = 16
 
 
 class SpatialClawError(Exception):
