@@ -120,7 +120,7 @@ class SpatialQueryClient:
             self._on_feedback = on_feedback
         if not self._wait_server(server_timeout_s):
             self._set_done(TaskStatus.FAILED, conv.error_result(
-                ErrorCode.INTERNAL, f"no SpatialQuery action server at "
+                ErrorCode.NODE_GONE, f"no SpatialQuery action server at "
                 f"'{self.action_name}' after {server_timeout_s:.0f} s: "
                 "is spatialclaw_agent running (in this ROS_DOMAIN_ID / namespace)?"))
             return False
@@ -132,7 +132,8 @@ class SpatialQueryClient:
         send = self._client.send_goal_async(goal, feedback_callback=self._feedback_cb)
         if not self._wait_future(send, server_timeout_s):
             self._set_done(TaskStatus.FAILED, conv.error_result(
-                ErrorCode.INTERNAL, "the action server did not answer the goal request"))
+                ErrorCode.NODE_GONE, "the action server did not answer the goal request (the "
+                "node is gone or hung)"))
             return False
         handle = send.result()
         if handle is None or not handle.accepted:

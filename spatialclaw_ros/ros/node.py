@@ -68,6 +68,7 @@ from spatialclaw_ros.ros.markers import answer_markers
 from spatialclaw_ros.srv import SpatialQuery as SpatialQueryService
 
 ACTION_NAME = "spatial_query"
+PRUNE_PERIOD_S = 10.0            # transcript retention runs after a query at most this often
 SERVICE_NAME = "spatial_query"
 TF_STATIC_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                            reliability=ReliabilityPolicy.RELIABLE,
@@ -201,6 +202,9 @@ class SpatialClawNode(Node):
         self._vlm_probe.start()
         t = self.cfg.topics
         threading.Thread(target=self._detect_sandbox, name="sandbox-probe", daemon=True).start()
+        self._last_prune = 0.0
+        threading.Thread(target=self._housekeeping, args=(True,), name="housekeeping",
+                         daemon=True).start()
         if self._own_pool and self.cfg.sandbox.pool_size > 0:
             try:                                   # pre-warm kernels now, not at the first goal
                 self._pool_for_queries()
@@ -349,6 +353,26 @@ class SpatialClawNode(Node):
         from spatialclaw_ros.perception.handlers import perception_handlers  # noqa: PLC0415
 
         return perception_handlers(frames, self.cfg, service)
+
+    def _housekeeping(self, at_start: bool = False) -> None:
+        """Remove scratch directories of dead runs (at start) and apply the transcript retention
+        policy (agent.transcript_max_mb / _max_age_days / _keep_failures_days)."""
+        from spatialclaw_ros.agent.retention import prune_transcripts, remove_dead_scratch
+
+        try:
+            if at_start:
+                gone = remove_dead_scratch()
+                if gone:
+                    self.get_logger().info(f"removed {len(gone)} scratch directories of dead runs")
+            a = self.cfg.agent
+            rep = prune_transcripts(a.transcript_dir, max_mb=a.transcript_max_mb,
+                                    max_age_days=a.transcript_max_age_days,
+                                    keep_failures_days=a.transcript_keep_failures_days)
+            if rep.removed:
+                self.get_logger().info(f"transcript retention: removed {len(rep.removed)} queries, "
+                                       f"{rep.kept} kept ({rep.bytes_left / 1e6:.1f} MB)")
+        except Exception as exc:  # noqa: BLE001 - housekeeping never breaks the node
+            self.get_logger().warning(f"housekeeping failed: {exc!r}")
 
     def _detect_sandbox(self) -> None:
         """Fill the diagnostics' sandbox layers once (the probe starts a short subprocess)."""
@@ -528,6 +552,9 @@ class SpatialClawNode(Node):
         return result
 
     def _finish(self, result: QueryResult, goal: Any, t0: float) -> QueryResult:
+        if result.transcript_path and time.monotonic() - self._last_prune > PRUNE_PERIOD_S:
+            self._last_prune = time.monotonic()
+            self._housekeeping()
         if result.timings.total_s == 0.0:
             result.timings.total_s = time.monotonic() - t0
         with self._queries_lock:
