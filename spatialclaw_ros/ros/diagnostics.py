@@ -37,6 +37,7 @@ class NodeHealth:
     frame_error_age_s: float = 10.0           # diagnostics.frame_error_age_s
     tf_ok: bool | None = None                 # camera -> fixed frame available (None: no camera yet)
     time_resets: int = 0                      # times time went back and the buffers were reset
+    camera_model: str = ""                    # rectified (P) or raw (K, undistorted with D)
     oldest_frame_age_s: float | None = None
     images_received: int = 0
     frames_dropped: int = 0
@@ -107,6 +108,7 @@ def _frames(h: NodeHealth, node_name: str) -> DiagnosticStatus:
         "buffer_fill": h.buffer_fill,
         "newest_frame_age_s": h.newest_frame_age_s, "oldest_frame_age_s": h.oldest_frame_age_s,
         "newest_image_age_s": h.newest_image_age_s, "time_resets": h.time_resets,
+        "camera_model": h.camera_model or "n/a",
         "images_received": h.images_received, "frames_dropped": h.frames_dropped,
         "camera_info_received": h.camera_info_received}, node_name)
 

@@ -31,6 +31,7 @@ from spatialclaw_ros.frames.assemble import (
     stamp_ns_of,
 )
 from spatialclaw_ros.frames.buffer import FrameBuffer
+from spatialclaw_ros.frames.rectify import ModelChoice, Undistorter, camera_for, choose_model, describe
 from spatialclaw_ros.frames.sync import Match, StampSynchronizer
 from spatialclaw_ros.frames.tf import TfBuffer
 from spatialclaw_ros.frames.types import Frame
@@ -64,6 +65,8 @@ class Ingest:
         self.log = log or (lambda _line: None)
         self.resets = 0
         self.topic_names: dict[str, str] = {}    # config name -> resolved (namespace, remaps)
+        self._undistorter = Undistorter()
+        self.camera_model_note = ""              # which intrinsics frames carry (diagnostics)
         self._tf_newest: dict[str, int] = {}     # child frame -> newest dynamic stamp
         self._stale_cut_ns = 0                   # after a reset: stamps above this are stale...
         self._stale_until = 0.0                  # ...until this time.monotonic()
@@ -201,6 +204,11 @@ class Ingest:
                  f"matches and {dropped_tf} dynamic transforms stamped after the new time; "
                  f"static TF kept (reset #{self.resets})")
 
+    def _model_choice(self) -> ModelChoice:
+        """topics.image_model for the colour topic as resolved (remaps included)."""
+        t = self.cfg.topics
+        return choose_model(t.image_model, self.topic_names.get(t.color, t.color))
+
     def apply_dynamic(self, cfg: Config) -> None:
         """Take the settings a running node may change (those not read-only)."""
         self.buffer.cfg.max_query_frames = cfg.keyframes.max_query_frames
@@ -250,10 +258,15 @@ class Ingest:
                 if pose is not None and self.cfg.base_frame else None)
         items = pend.match.items
         try:
+            choice = self._model_choice()
+            camera = camera_for(items["camera_info"], choice.rectified)
             frame = frame_from_messages(
-                items["color"], items["camera_info"], depth=items.get("depth"),
+                items["color"], camera, depth=items.get("depth"),
                 labels=items.get("labels"), pose=pose, fixed_frame=fixed,
                 source=self.cfg.topics.color, base_pose=base)
+            if not choice.rectified:
+                frame = self._undistorter.apply(frame)
+            self.camera_model_note = describe(choice, camera)
         except (SpatialClawError, ValueError) as exc:
             self._conversion_errors += 1
             self._conversion_detail = str(exc)
@@ -382,6 +395,7 @@ class Ingest:
             newest_color = self._newest_color_ns
         h.newest_image_age_s = (now - newest_color) / NS_PER_S if newest_color else None
         h.time_resets = self.resets
+        h.camera_model = self.camera_model_note
         if cam and self.tf.can_transform(fixed, cam):
             h.tf_ok, h.tf_detail = True, f"{cam} -> {fixed} available"
         elif cam:
