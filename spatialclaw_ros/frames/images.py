@@ -164,6 +164,9 @@ def image_to_rgb(msg: Any, *, shm_pool: str = DEFAULT_POOL) -> np.ndarray:
         src = np.ascontiguousarray(a)
         if enc.startswith("bayer_") and (src.shape[0] < 2 or src.shape[1] < 2):
             raise ImageConversionError(f"a {enc} image needs at least 2x2 pixels")
+        if enc in _YUV_CV and (src.ndim != 3 or src.shape[2] != 2 or src.shape[1] % 2):
+            raise ImageConversionError(f"a {enc} image needs an even width (pixel pairs share "
+                                       f"U and V), got {src.shape[1]}")
         cv2.cvtColor(src, getattr(cv2, code), dst=out)
         return out
     if enc == "rgb8":
