@@ -95,13 +95,32 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201 - Config
     return load_config(getattr(args, "config", None), overrides)
 
 
+def split_ros_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(our arguments, ROS arguments): everything from the first `--ros-args` on goes to rclpy
+    (rcl ends it at a lone `--`; what follows that is ours again); a `--` before it is dropped."""
+    argv = list(argv)
+    if "--ros-args" not in argv:
+        return argv, []
+    i = argv.index("--ros-args")
+    ours, ros = argv[:i], argv[i:]
+    if "--" in ros:
+        j = ros.index("--")
+        ours += ros[j + 1:]
+        ros = ros[:j]
+    if ours and ours[-1] == "--":
+        ours.pop()
+    return ours, ros
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     from spatialclaw_ros.secrecy import harden_process
 
     harden_process()     # same-uid processes (a kernel on a weak host) cannot read our env/memory
     parser = build_parser()
-    args = parser.parse_args(argv)
+    ours, ros_args = split_ros_args(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(ours)
+    args.ros_args = ros_args
     if not args.command:
         parser.print_help()
         return 2

@@ -1,6 +1,7 @@
 """One configuration for the node and the CLI, read from the node's ROS parameter YAML.
 
-``config/agent.yaml`` is a normal ROS 2 parameter file (``spatialclaw_agent: ros__parameters:``);
+``config/agent.yaml`` is a normal ROS 2 parameter file (``/**: ros__parameters:``, so a node keeps it
+under any name and namespace; the CLI also reads the older ``spatialclaw_agent:`` key);
 nested keys become dotted parameter names (``vlm.base_url``). The CLI reads the same file, so a
 setting means the same thing in ``ros2 launch`` and in ``spatialclaw query``.
 """
@@ -20,13 +21,17 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "agent.yaml
 
 @dataclass
 class TopicsConfig:
-    """Input topics (remap them or set them here)."""
+    """Input topics: relative names (they follow the node's namespace; remap them as image_pipeline
+    nodes are remapped) or absolute ones."""
 
-    color: str = "/camera/color/image_raw"
-    depth: str = "/camera/aligned_depth_to_color/image_raw"
-    camera_info: str = "/camera/color/camera_info"
+    color: str = "color"
+    depth: str = "depth"
+    camera_info: str = "camera_info"
     labels: str = ""            # instance-label image (simulation); "" = none
-    compressed: bool = False    # subscribe to <color>/compressed instead of raw
+    compressed: bool = False    # legacy: same as color_transport: compressed
+    color_transport: str = "raw"        # raw | compressed (<color>/compressed)
+    depth_transport: str = "raw"        # raw | compressedDepth (<depth>/compressedDepth)
+    image_model: str = "auto"           # auto | rectified (use P) | raw (undistort with D, K)
 
 
 @dataclass
@@ -59,6 +64,9 @@ class AgentConfig:
     max_queued_queries: int = 4
     transcript_dir: str = "~/.spatialclaw/transcripts"
     output_max_chars: int = 4000
+    transcript_max_mb: int = 1000               # 0 = no cap; oldest successes go first
+    transcript_max_age_days: float = 14.0       # successful transcripts; 0 = keep
+    transcript_keep_failures_days: float = 60.0  # failed ones (kept longer); 0 = keep
 
 
 @dataclass
@@ -118,6 +126,14 @@ class MemoryConfig:
 
 
 @dataclass
+class DiagnosticsConfig:
+    """/diagnostics thresholds."""
+
+    frame_warn_age_s: float = 2.0    # newest frame older than this (node clock): WARN
+    frame_error_age_s: float = 10.0  # ...older than this: ERROR
+
+
+@dataclass
 class Config:
     """Everything the node and the CLI are configured with."""
 
@@ -130,6 +146,7 @@ class Config:
     keyframes: KeyframeConfig = field(default_factory=KeyframeConfig)
     perception: PerceptionConfig = field(default_factory=PerceptionConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
 
     def to_flat(self) -> dict[str, Any]:
         """Dotted parameter names to values, as the node declares them."""
@@ -137,15 +154,31 @@ class Config:
 
     @classmethod
     def from_flat(cls, flat: dict[str, Any]) -> "Config":
-        """Build from dotted parameter names; unknown names raise ValueError."""
+        """Build from dotted parameter names; unknown names or bad values raise ConfigError."""
         cfg = cls()
         for key, value in flat.items():
             _set_dotted(cfg, key, value)
+        validate(cfg)
         return cfg
 
 
 class ConfigError(ValueError):
     """The configuration file or an override is invalid."""
+
+
+def validate(cfg: Config) -> None:
+    """Check every value against `param_specs.SPECS` and the cross-key rules (ConfigError)."""
+    from spatialclaw_ros.param_specs import check_value  # noqa: PLC0415 - no import cycle
+
+    for key, value in cfg.to_flat().items():
+        why = check_value(key, value)
+        if why:
+            raise ConfigError(why)
+    d = cfg.diagnostics
+    if d.frame_error_age_s < d.frame_warn_age_s:
+        raise ConfigError(
+            f"parameter 'diagnostics.frame_error_age_s' ({d.frame_error_age_s:g}) must be >= "
+            f"'diagnostics.frame_warn_age_s' ({d.frame_warn_age_s:g})")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -176,13 +209,13 @@ def _set_dotted(cfg: Any, key: str, value: Any) -> None:
             if not isinstance(value, bool):
                 raise TypeError
         elif isinstance(current, int):
-            if isinstance(value, bool) or int(value) != value:
+            if isinstance(value, (bool, str)) or int(value) != value:
                 raise TypeError
             value = int(value)
         elif isinstance(current, float):
-            if isinstance(value, bool):
+            if isinstance(value, (bool, str)):
                 raise TypeError
-            value = float(value)
+            value = float(value)          # an int where a double is expected is fine
         elif isinstance(current, str):
             if not isinstance(value, str):
                 raise TypeError
@@ -193,7 +226,30 @@ def _set_dotted(cfg: Any, key: str, value: Any) -> None:
                     f"e.g. {leaf}: \"off\")")
         raise ConfigError(
             f"parameter '{key}' must be {type(current).__name__}, got {value!r}{hint}") from None
+    from spatialclaw_ros.param_specs import check_value  # noqa: PLC0415 - no import cycle
+
+    why = check_value(key, value)
+    if why:
+        raise ConfigError(why)
     setattr(obj, leaf, value)
+
+
+def params_section(doc: Any) -> dict[str, Any] | None:
+    """The `ros__parameters` of a parameter YAML: under `/**`, the node's name (also with a
+    namespace, `/robot1/spatialclaw_agent`), or a bare mapping; None if it has none."""
+    if not isinstance(doc, dict):
+        return None
+    node: Any = None
+    for key in ("/**", NODE_NAME, f"/{NODE_NAME}"):
+        if isinstance(doc.get(key), dict):
+            node = doc[key]
+            break
+    if node is None:
+        named = [v for k, v in doc.items() if isinstance(k, str) and isinstance(v, dict)
+                 and k.rstrip("/").endswith("/" + NODE_NAME) and "ros__parameters" in v]
+        node = named[0] if named else doc
+    params = node.get("ros__parameters", node) if isinstance(node, dict) else None
+    return params if isinstance(params, dict) else None
 
 
 def load_config(path: str | os.PathLike[str] | None = None,
@@ -206,10 +262,10 @@ def load_config(path: str | os.PathLike[str] | None = None,
             doc = yaml.safe_load(p.read_text()) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{p}: not valid YAML: {exc}") from None
-        node = doc.get(NODE_NAME, doc.get("/**", doc))
-        params = node.get("ros__parameters", node) if isinstance(node, dict) else None
-        if not isinstance(params, dict):
-            raise ConfigError(f"{p}: expected '{NODE_NAME}: ros__parameters: ...'")
+        params = params_section(doc)
+        if params is None:
+            raise ConfigError(f"{p}: expected '/**: ros__parameters: ...' (or "
+                              f"'{NODE_NAME}: ros__parameters: ...')")
         flat = _flatten(params)
     elif path:
         raise ConfigError(f"config file not found: {p}")

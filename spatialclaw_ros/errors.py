@@ -25,6 +25,7 @@ class ErrorCode(enum.IntEnum):
     INTERNAL = 15
     CANNOT_ANSWER = 16
     MODEL_UNAVAILABLE = 17
+    NODE_GONE = 18
 
 
 class SpatialClawError(Exception):

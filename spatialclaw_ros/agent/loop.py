@@ -94,6 +94,7 @@ class QueryRun:
         self.parent_s = 0.0          # time spent in parent handlers during cells
         self.perception_s = 0.0
         self.side_queries = 0
+        self.steps_reached = 0       # highest step reported (steps_used when the loop is cut off)
         self.notes: list[str] = []
         self.handler_errors: list[SpatialClawError] = []   # typed errors of parent handlers
         self._vlm_lock = threading.Lock()
@@ -148,6 +149,7 @@ class QueryRun:
     def progress(self, step: int, phase: Phase, *, purpose: str = "", code: str = "",
                  output: str = "") -> None:
         """Report progress to the caller (errors in the callback are logged, not raised)."""
+        self.steps_reached = max(self.steps_reached, int(step))
         if self.on_progress is None:
             return
         try:

@@ -128,7 +128,9 @@ def run_query(request: QueryRequest, frames: list[Frame], cfg: Config, *, progra
             all_handlers["vlm"] = run.wrap_handler("vlm", run.vlm_side_query)
             if pool is None:
                 own_pool = pool = KernelPool(cfg.sandbox)
-            scratch = tempfile.mkdtemp(prefix="spatialclaw-scratch-")
+            from spatialclaw_ros.agent.retention import scratch_prefix
+
+            scratch = tempfile.mkdtemp(prefix=scratch_prefix())
             run.check_stop()
             try:
                 session = pool.acquire(frames, metadata, handlers=all_handlers, scratch_dir=scratch)
@@ -186,6 +188,9 @@ def _finish(result: QueryResult, outcome: Outcome, run: QueryRun | None, transcr
         result.error_code = err.code
         result.error_message = err.message
     result.steps_used = outcome.steps_used
+    if not result.steps_used and run is not None and result.error_code != ErrorCode.CANCELED:
+        # TIMEOUT, INTERNAL & co. end the loop by an exception: count the steps it reached.
+        result.steps_used = run.steps_reached
     result.notes = list(outcome.notes)
     timings = StageTimings()
     if run is not None:
@@ -205,6 +210,10 @@ def _finish(result: QueryResult, outcome: Outcome, run: QueryRun | None, transcr
         result.notes.append(transcript.error)
     path = transcript.close(result.to_dict())
     result.transcript_path = path
+    if not result.success:
+        from spatialclaw_ros.agent.retention import mark_failed
+
+        mark_failed(transcript.jsonl_path)
     if transcript.error and transcript.error not in result.notes:
         result.notes.append(transcript.error)
     return result

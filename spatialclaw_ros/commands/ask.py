@@ -24,7 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-steps", type=int, default=0, help="0: the node's agent.max_steps")
     p.add_argument("--executor", default="", help="code, tool_call, single_pass, no_tool")
     p.add_argument("--timeout", type=float, default=0.0,
-                   help="seconds; 0: the node's agent.query_timeout_s")
+                   help="seconds; 0: the node's agent.query_timeout_s (this command then waits "
+                        "at most 900 s); a node that dies gives NODE_GONE")
     p.add_argument("--action", default="/spatial_query",
                    help="the node's action name (default /spatial_query)")
     p.add_argument("--server-timeout", type=float, default=10.0,
@@ -51,7 +52,10 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
             sys.stderr.write(line[:200] + "\n")
         sys.stderr.flush()
 
-    rclpy.init(args=["spatialclaw_ask"])
+    from spatialclaw_ros.ros.node import use_default_dds_profile
+
+    use_default_dds_profile()
+    rclpy.init(args=["spatialclaw_ask", *(getattr(args, "ros_args", None) or [])])
     node = rclpy.create_node("spatialclaw_ask")
     try:
         client = SpatialQueryClient(node, args.action)

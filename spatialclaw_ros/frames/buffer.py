@@ -91,6 +91,12 @@ class FrameBuffer:
                 self._selector.accept(frame.stamp_ns, frame.T_fixed_camera)
             stamps = [f.stamp_ns for f in self._frames]
             i = int(np.searchsorted(stamps, frame.stamp_ns, side="right"))
+            if i > 0 and stamps[i - 1] == frame.stamp_ns:
+                # The same stamp again (a replay after time went back): the newer copy replaces it.
+                self._bytes -= self._frames[i - 1].nbytes
+                self._frames[i - 1] = frame
+                self._bytes += nbytes
+                return True
             self._frames.insert(i, frame)
             self._bytes += nbytes
             self._added += 1
@@ -123,6 +129,18 @@ class FrameBuffer:
             self._frames.clear()
             self._bytes = 0
             self._selector.reset()
+
+    def clear_after(self, stamp_ns: int) -> int:
+        """Drop frames stamped after `stamp_ns` (time went back to it); returns how many."""
+        with self._lock:
+            keep = [f for f in self._frames if f.stamp_ns <= stamp_ns]
+            dropped = len(self._frames) - len(keep)
+            self._frames = keep
+            self._bytes = sum(f.nbytes for f in keep)
+            self._selector.reset()
+            if keep:
+                self._selector.accept(keep[-1].stamp_ns, keep[-1].T_fixed_camera)
+            return dropped
 
     def __len__(self) -> int:
         with self._lock:

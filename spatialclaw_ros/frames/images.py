@@ -30,9 +30,23 @@ _RAW: dict[str, tuple[str, int]] = {
     "rgb8": ("u1", 3), "bgr8": ("u1", 3), "rgba8": ("u1", 4), "bgra8": ("u1", 4),
     "mono8": ("u1", 1), "8UC1": ("u1", 1), "mono16": ("u2", 1), "16UC1": ("u2", 1),
     "32FC1": ("f4", 1), "32SC1": ("i4", 1),
+    "rgb16": ("u2", 3), "bgr16": ("u2", 3), "rgba16": ("u2", 4), "bgra16": ("u2", 4),
+    # packed 4:2:2 (2 bytes a pixel): ROS "yuv422" is UYVY, "yuv422_yuy2" is YUYV
+    "yuv422": ("u1", 2), "uyvy": ("u1", 2), "yuv422_yuy2": ("u1", 2), "yuyv": ("u1", 2),
+    "bayer_rggb8": ("u1", 1), "bayer_bggr8": ("u1", 1), "bayer_gbrg8": ("u1", 1),
+    "bayer_grbg8": ("u1", 1), "bayer_rggb16": ("u2", 1), "bayer_bggr16": ("u2", 1),
+    "bayer_gbrg16": ("u2", 1), "bayer_grbg16": ("u2", 1),
 }
 SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_RAW)
-COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8UC1", "mono16")
+COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8UC1", "mono16", "rgb16", "bgr16",
+                   "rgba16", "bgra16", "yuv422", "uyvy", "yuv422_yuy2", "yuyv", "bayer_rggb8",
+                   "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8", "bayer_rggb16", "bayer_bggr16",
+                   "bayer_gbrg16", "bayer_grbg16")
+# ROS Bayer pattern -> OpenCV's name for it (OpenCV names the pattern from the second row)
+_BAYER_CV = {"rggb": "COLOR_BayerBG2RGB", "bggr": "COLOR_BayerRG2RGB",
+             "gbrg": "COLOR_BayerGR2RGB", "grbg": "COLOR_BayerGB2RGB"}
+_YUV_CV = {"yuv422": "COLOR_YUV2RGB_UYVY", "uyvy": "COLOR_YUV2RGB_UYVY",
+           "yuv422_yuy2": "COLOR_YUV2RGB_YUYV", "yuyv": "COLOR_YUV2RGB_YUYV"}
 DEPTH_ENCODINGS = ("16UC1", "mono16", "32FC1")
 LABEL_ENCODINGS = ("16UC1", "mono16", "mono8", "8UC1", "32SC1")
 COMPRESSED_FORMATS = ("jpeg", "png", "16UC1; compressedDepth png", "32FC1; compressedDepth png")
@@ -134,13 +148,27 @@ def image_to_rgb(msg: Any, *, shm_pool: str = DEFAULT_POOL) -> np.ndarray:
     else:
         d = decode_image(msg)
         a, enc = d.array, d.encoding
-    if enc not in ("rgb8", "bgr8", "bgra8", "rgba8", "mono8", "8UC1", "mono16"):
+    if enc not in COLOR_ENCODINGS:
         raise ImageConversionError(
             f"encoding '{enc}' is not a colour image; colour encodings: {', '.join(COLOR_ENCODINGS)}"
             " (or a jpeg/png CompressedImage)")
     out = _frame_array((a.shape[0], a.shape[1], 3), np.uint8, shm_pool)
-    if enc == "mono16":
-        a, enc = (a >> 8).astype(np.uint8), "mono8"
+    if a.dtype.itemsize == 2:             # 16-bit colour, grey or Bayer: keep the high byte
+        a = (a >> 8).astype(np.uint8)
+        enc = {"mono16": "mono8", "rgb16": "rgb8", "bgr16": "bgr8", "rgba16": "rgba8",
+               "bgra16": "bgra8"}.get(enc, enc.replace("16", "8"))
+    if enc in _YUV_CV or enc.startswith("bayer_"):
+        import cv2
+
+        code = _YUV_CV.get(enc) or _BAYER_CV[enc[len("bayer_"):len("bayer_") + 4]]
+        src = np.ascontiguousarray(a)
+        if enc.startswith("bayer_") and (src.shape[0] < 2 or src.shape[1] < 2):
+            raise ImageConversionError(f"a {enc} image needs at least 2x2 pixels")
+        if enc in _YUV_CV and (src.ndim != 3 or src.shape[2] != 2 or src.shape[1] % 2):
+            raise ImageConversionError(f"a {enc} image needs an even width (pixel pairs share "
+                                       f"U and V), got {src.shape[1]}")
+        cv2.cvtColor(src, getattr(cv2, code), dst=out)
+        return out
     if enc == "rgb8":
         out[...] = a
         return out

@@ -93,6 +93,23 @@ class StampSynchronizer:
                                  f"{', '.join(self._partners)}")
             return self._resolve(final=False)
 
+    def reset(self, newer_than_ns: int | None = None) -> None:
+        """Time went back: forget held messages stamped after `newer_than_ns` (None: all) and
+        recompute the newest stamps from what is left; counters are kept."""
+        with self._lock:
+            cut = None if newer_than_ns is None else int(newer_than_ns)
+            for stream, q in self._partners.items():
+                kept = [] if cut is None else [(s, m) for s, m in q if s <= cut]
+                q.clear()
+                q.extend(kept)
+                if kept:
+                    self._newest[stream] = max(s for s, _ in kept)
+                else:
+                    self._newest.pop(stream, None)
+            kept_p = [] if cut is None else [(s, m) for s, m in self._pending if s <= cut]
+            self._pending.clear()
+            self._pending.extend(kept_p)
+
     def flush(self) -> list[Match]:
         """Resolve every pending primary message with what has arrived (end of a bag)."""
         with self._lock:

@@ -185,6 +185,23 @@ class TfBuffer:
         with self._lock:
             self._edges.clear()
 
+    def clear_dynamic(self, newer_than_ns: int | None = None) -> int:
+        """Forget dynamic samples stamped after `newer_than_ns` (None: all); keep static ones, as
+        tf2 does when time jumps back. Returns how many samples were dropped."""
+        dropped = 0
+        with self._lock:
+            for child in list(self._edges):
+                e = self._edges[child]
+                if e.static:
+                    continue
+                keep = (0 if newer_than_ns is None
+                        else bisect.bisect_right(e.stamps, int(newer_than_ns)))
+                dropped += len(e.stamps) - keep
+                del e.stamps[keep:], e.translations[keep:], e.rotations[keep:]
+                if not e.stamps:
+                    del self._edges[child]
+        return dropped
+
     # ---- queries -----------------------------------------------------------------------------
     def frames(self) -> set[str]:
         """Every frame name seen (parents and children)."""

@@ -63,6 +63,13 @@ class QueryGate:
                 # Woken by release()/close()/kick(); the timeout only bounds a missed kick.
                 self._cond.wait(timeout=0.5)
 
+    def cancel_reservation(self, ticket: int) -> None:
+        """Give back a place reserved with try_reserve() that will not wait nor run."""
+        with self._cond:
+            if ticket in self._waiting:
+                self._waiting.remove(ticket)
+                self._cond.notify_all()
+
     def release(self) -> None:
         """A running query finished: let the next one in."""
         with self._cond:

@@ -26,6 +26,7 @@ from spatialclaw_ros.config import Config
 NS = 1_000_000_000
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PROFILE = Path(__file__).resolve().parents[2] / "test" / "fastdds-shm-only.xml"
+SHIPPED_PROFILE = Path(__file__).resolve().parents[1] / "data" / "fastdds_one_host.xml"
 
 
 @dataclass
@@ -55,6 +56,7 @@ class IngestBench:
     rss_samples: list[tuple[float, float]] = field(default_factory=list)
     python: str = sys.version.split()[0]
     cpu_count: int = os.cpu_count() or 0
+    dds: str = "shipped"                   # shipped | test | none (Fast DDS defaults)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -67,6 +69,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-cap-mb", type=int, default=0,
                    help="keyframes.memory_cap_mb for the node (0: the config's)")
     p.add_argument("--out", default="bench-ingest.json", help="JSON output path")
+    p.add_argument("--dds", choices=("shipped", "test", "none"), default="shipped",
+                   help="Fast DDS profile for both sides: shipped (the node's default, "
+                        "spatialclaw_ros/data/fastdds_one_host.xml), test (SHM only), none "
+                        "(Fast DDS defaults); compare frame loss")
 
 
 def main(args: argparse.Namespace, cfg: Config) -> int:
@@ -75,14 +81,22 @@ def main(args: argparse.Namespace, cfg: Config) -> int:
     from rclpy.qos import qos_profile_sensor_data
 
     env = dict(os.environ)
-    env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(PROFILE))
+    env.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)
+    os.environ.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)
+    if args.dds == "none":
+        env["SPATIALCLAW_DDS_PROFILE"] = "0"
+    else:
+        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(
+            SHIPPED_PROFILE if args.dds == "shipped" else PROFILE)
+        os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = env["FASTDDS_DEFAULT_PROFILES_FILE"]
     env.setdefault("ROS_DOMAIN_ID", str(150 + os.getpid() % 50))
-    os.environ.update({k: env[k] for k in ("FASTDDS_DEFAULT_PROFILES_FILE", "ROS_DOMAIN_ID")})
+    os.environ["ROS_DOMAIN_ID"] = env["ROS_DOMAIN_ID"]
     cap_mb = args.memory_cap_mb or cfg.keyframes.memory_cap_mb
     res = IngestBench(rate_hz=args.rate, width=args.width, height=args.height,
                       duration_s=args.duration,
                       keyframes_min_interval_s=cfg.keyframes.min_interval_s,
-                      keyframes_max_frames=cfg.keyframes.max_frames, memory_cap_mb=cap_mb)
+                      keyframes_max_frames=cfg.keyframes.max_frames, memory_cap_mb=cap_mb,
+                      dds=args.dds)
     k = cfg.keyframes
     cmd = [sys.executable, "-m", "spatialclaw_ros.cli", "agent", "--set", "sandbox.pool_size=0",
            "--set", f"keyframes.memory_cap_mb={cap_mb}", "--set", f"keyframes.max_frames={k.max_frames}",
@@ -176,10 +190,12 @@ class _Publishers:
         from sensor_msgs.msg import CameraInfo, Image
         from tf2_msgs.msg import TFMessage
 
-        t = cfg.topics
-        self.color_pub = node.create_publisher(Image, t.color, image_qos)
-        self.depth_pub = node.create_publisher(Image, t.depth, image_qos)
-        self.info_pub = node.create_publisher(CameraInfo, t.camera_info, 10)
+        from spatialclaw_ros.commands.agent import cli_topic
+
+        t = cfg.topics     # where `spatialclaw agent` (default remaps) subscribes
+        self.color_pub = node.create_publisher(Image, cli_topic(t.color), image_qos)
+        self.depth_pub = node.create_publisher(Image, cli_topic(t.depth), image_qos)
+        self.info_pub = node.create_publisher(CameraInfo, cli_topic(t.camera_info), 10)
         self.tf_pub = node.create_publisher(TFMessage, "/tf", 100)
         self.static_pub = node.create_publisher(TFMessage, "/tf_static", QoSProfile(
             depth=10, reliability=ReliabilityPolicy.RELIABLE,
@@ -265,7 +281,7 @@ def _at_cap(st: dict[str, str], cap_mb: int, cfg: Config) -> bool:
 def _print(r: IngestBench) -> None:
     print(f"ingest benchmark: {r.rate_hz:g} Hz RGB-D {r.width}x{r.height} for {r.duration_s:g} s "
           f"(keyframes every {r.keyframes_min_interval_s:g} s, max {r.keyframes_max_frames}, "
-          f"cap {r.memory_cap_mb} MB); {r.cpu_count} CPUs, Python {r.python}")
+          f"cap {r.memory_cap_mb} MB); DDS profile: {r.dds}; {r.cpu_count} CPUs, Python {r.python}")
     rows = [
         ("node CPU, % of one core (steady)", f"{r.cpu_percent_one_core:.1f}"),
         ("node CPU per 1 s window, median", f"{statistics.median(r.cpu_percent_per_window):.1f}"

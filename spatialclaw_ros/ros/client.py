@@ -42,6 +42,9 @@ from spatialclaw_ros.errors import ErrorCode
 from spatialclaw_ros.ros import conversions as conv
 
 BACKSTOP_S = 30.0                   # extra wait beyond timeout_s before the client gives up
+DEFAULT_WAIT_S = 900.0              # client-side limit when timeout_s is 0 (the node's default)
+GONE_AFTER_S = 2.0                  # the action server unseen this long while waiting: NODE_GONE
+LIVENESS_PERIOD_S = 0.25            # how often a waiting client checks that the server is there
 DEFAULT_ACTION = "spatial_query"   # relative: resolved in the client node's namespace
 
 
@@ -79,9 +82,13 @@ class SpatialQueryClient:
             choices: Sequence[str] = (), start_ns: int = 0, end_ns: int = 0,
             fixed_frame: str = "", max_steps: int = 0, executor: str = "",
             timeout_s: float = 0.0, server_timeout_s: float = 10.0,
-            on_feedback: Callable[[StepProgress], None] | None = None) -> QueryResult:
+            on_feedback: Callable[[StepProgress], None] | None = None,
+            max_wait_s: float = DEFAULT_WAIT_S) -> QueryResult:
         """Ask and wait for the answer (TIMEOUT from the node after `timeout_s` > 0; if the node
-        stays silent BACKSTOP_S longer, the client cancels and returns TIMEOUT itself)."""
+        stays silent BACKSTOP_S longer, the client cancels and returns TIMEOUT itself). With
+        `timeout_s` 0 (the node's agent.query_timeout_s) the client waits at most `max_wait_s`.
+        A node that goes away (killed, restarted) gives NODE_GONE within a few seconds of DDS
+        noticing (the shipped DDS profile's lease is 3 s)."""
         if not self.start(question, answer_type=answer_type, choices=choices, start_ns=start_ns,
                           end_ns=end_ns, fixed_frame=fixed_frame, max_steps=max_steps,
                           executor=executor, timeout_s=timeout_s,
@@ -89,7 +96,7 @@ class SpatialQueryClient:
             return self._result or conv.error_result(ErrorCode.INTERNAL, "goal not sent")
         # The node enforces timeout_s itself (and says so in the result); ours is only a backstop
         # for a node that went silent, with room for a kernel start on a loaded machine.
-        wait = None if timeout_s <= 0 else timeout_s + BACKSTOP_S
+        wait = max_wait_s if timeout_s <= 0 else timeout_s + BACKSTOP_S
         if self.wait(wait):
             return self.result() or conv.error_result(ErrorCode.INTERNAL, "no result")
         self.cancel(wait_s=5.0)
@@ -113,7 +120,7 @@ class SpatialQueryClient:
             self._on_feedback = on_feedback
         if not self._wait_server(server_timeout_s):
             self._set_done(TaskStatus.FAILED, conv.error_result(
-                ErrorCode.INTERNAL, f"no SpatialQuery action server at "
+                ErrorCode.NODE_GONE, f"no SpatialQuery action server at "
                 f"'{self.action_name}' after {server_timeout_s:.0f} s: "
                 "is spatialclaw_agent running (in this ROS_DOMAIN_ID / namespace)?"))
             return False
@@ -125,7 +132,8 @@ class SpatialQueryClient:
         send = self._client.send_goal_async(goal, feedback_callback=self._feedback_cb)
         if not self._wait_future(send, server_timeout_s):
             self._set_done(TaskStatus.FAILED, conv.error_result(
-                ErrorCode.INTERNAL, "the action server did not answer the goal request"))
+                ErrorCode.NODE_GONE, "the action server did not answer the goal request (the "
+                "node is gone or hung)"))
             return False
         handle = send.result()
         if handle is None or not handle.accepted:
@@ -146,17 +154,45 @@ class SpatialQueryClient:
         return self._done.is_set() or self._status is TaskStatus.IDLE
 
     def wait(self, timeout_s: float | None = None) -> bool:
-        """Block until the result is in (True) or `timeout_s` passes (False)."""
-        if self._spun_elsewhere():
-            return self._done.wait(timeout_s)
+        """Block until the result is in (True) or `timeout_s` passes (False). If the action server
+        disappears meanwhile, the result is NODE_GONE (True)."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        with self._spinning() as ex:
+        next_check = time.monotonic() + LIVENESS_PERIOD_S
+        gone_since: float | None = None
+        elsewhere = self._spun_elsewhere()
+        with contextlib.ExitStack() as stack:
+            ex = None if elsewhere else stack.enter_context(self._spinning())
             while not self._done.is_set():
-                left = None if deadline is None else deadline - time.monotonic()
+                now = time.monotonic()
+                left = None if deadline is None else deadline - now
                 if left is not None and left <= 0:
                     return False
-                ex.spin_once(timeout_sec=0.1 if left is None else min(0.1, left))
+                step = LIVENESS_PERIOD_S if left is None else min(LIVENESS_PERIOD_S, left)
+                if ex is None:
+                    self._done.wait(step)
+                else:
+                    ex.spin_once(timeout_sec=min(0.1, step))
+                if self._done.is_set() or time.monotonic() < next_check:
+                    continue
+                next_check = time.monotonic() + LIVENESS_PERIOD_S
+                if self._server_present():
+                    gone_since = None
+                    continue
+                gone_since = gone_since or time.monotonic()
+                if time.monotonic() - gone_since >= GONE_AFTER_S:
+                    self._set_done(TaskStatus.FAILED, conv.error_result(
+                        ErrorCode.NODE_GONE,
+                        f"the SpatialQuery action server '{self.action_name}' went away while "
+                        "the query was running (the node died or restarted): no result will "
+                        "come; restart spatialclaw_agent and ask again"))
         return True
+
+    def _server_present(self) -> bool:
+        """The action server is still in the ROS graph (its node alive, as DDS sees it)."""
+        try:
+            return bool(self._client.server_is_ready())
+        except Exception:  # noqa: BLE001 - a context shut down: treat as gone
+            return False
 
     def status(self) -> TaskStatus:
         """The current query's status."""

@@ -169,6 +169,11 @@ def fill_result(msg: Any, result: QueryResult, fixed_frame: str) -> Any:
     msg.error = error_to_msg(result.error_code, result.error_message)
     if result.answer is not None:
         msg.answer = answer_to_msg(result.answer, fixed_frame)
+        if not result.answer.stamp_ns and result.frame_stamps_ns:
+            # Geometry is expressed at the query's frames: stamp it with the newest one used.
+            stamp = ns_to_time(max(result.frame_stamps_ns))
+            msg.answer.point.header.stamp = stamp
+            msg.answer.vector.header.stamp = stamp
     else:
         msg.answer.number = math.nan
         msg.answer.uncertainty = math.nan

@@ -32,6 +32,12 @@ class NodeHealth:
     buffer_cap_bytes: int = 0
     buffer_fill: float = 0.0                  # max(frames / max_frames, bytes / cap), 0..1
     newest_frame_age_s: float | None = None   # None: no frame yet
+    newest_image_age_s: float | None = None   # newest colour image received (node clock)
+    frame_warn_age_s: float = 2.0             # diagnostics.frame_warn_age_s
+    frame_error_age_s: float = 10.0           # diagnostics.frame_error_age_s
+    tf_ok: bool | None = None                 # camera -> fixed frame available (None: no camera yet)
+    time_resets: int = 0                      # times time went back and the buffers were reset
+    camera_model: str = ""                    # rectified (P) or raw (K, undistorted with D)
     oldest_frame_age_s: float | None = None
     images_received: int = 0
     frames_dropped: int = 0
@@ -88,22 +94,32 @@ def _frames(h: NodeHealth, node_name: str) -> DiagnosticStatus:
             msg = "no camera frames yet: check topics.color / topics.depth"
     else:
         level, msg = OK, f"{h.frames_buffered} keyframes buffered"
+        ages = [a for a in (h.newest_image_age_s, h.newest_frame_age_s) if a is not None]
+        age = min(ages) if ages else None
+        if age is not None and age > h.frame_error_age_s:
+            level, msg = ERROR, (f"newest frame is {age:.1f} s old (> diagnostics."
+                                 f"frame_error_age_s={h.frame_error_age_s:g}): camera stopped?")
+        elif age is not None and age > h.frame_warn_age_s:
+            level, msg = WARN, (f"newest frame is {age:.1f} s old (> diagnostics."
+                                f"frame_warn_age_s={h.frame_warn_age_s:g})")
     return _status(level, "frames", msg, {
         "frames_buffered": h.frames_buffered, "max_frames": h.max_frames,
         "buffer_mb": h.buffer_bytes / 1e6, "buffer_cap_mb": h.buffer_cap_bytes / 1e6,
         "buffer_fill": h.buffer_fill,
         "newest_frame_age_s": h.newest_frame_age_s, "oldest_frame_age_s": h.oldest_frame_age_s,
+        "newest_image_age_s": h.newest_image_age_s, "time_resets": h.time_resets,
+        "camera_model": h.camera_model or "n/a",
         "images_received": h.images_received, "frames_dropped": h.frames_dropped,
         "camera_info_received": h.camera_info_received}, node_name)
 
 
 def _tf(h: NodeHealth, node_name: str) -> DiagnosticStatus:
-    if h.tf_lag_s is None:
+    if h.tf_ok is False or h.tf_lag_s is None:
         level, msg = WARN, h.tf_detail or "no transform to the fixed frame yet"
     elif h.tf_lag_s > 1.0:
-        level, msg = WARN, f"newest transform is {h.tf_lag_s:.2f} s old"
+        level, msg = WARN, f"newest transform is {h.tf_lag_s:.2f} s old ({h.tf_detail})"
     else:
-        level, msg = OK, "transforms current"
+        level, msg = OK, f"transforms current ({h.tf_detail})" if h.tf_detail else "transforms current"
     return _status(level, "tf", msg, {"tf_lag_s": h.tf_lag_s, "detail": h.tf_detail}, node_name)
 
 

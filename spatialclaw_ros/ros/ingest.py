@@ -31,6 +31,7 @@ from spatialclaw_ros.frames.assemble import (
     stamp_ns_of,
 )
 from spatialclaw_ros.frames.buffer import FrameBuffer
+from spatialclaw_ros.frames.rectify import ModelChoice, Undistorter, camera_for, choose_model, describe
 from spatialclaw_ros.frames.sync import Match, StampSynchronizer
 from spatialclaw_ros.frames.tf import TfBuffer
 from spatialclaw_ros.frames.types import Frame
@@ -39,6 +40,8 @@ NS_PER_S = 1_000_000_000
 TF_WAIT_NS = NS_PER_S // 2        # a matched frame waits for TF until colour this much newer came
 TF_WAIT_WALL_S = 1.0              # ...and at least this long in wall time (slow delivery, replay)
 TIME_JUMP_BACK_NS = NS_PER_S      # a colour stamp this far behind the newest: replay restarted
+STALE_AFTER_RESET_S = 2.0         # after a reset, messages of the old timeline still in flight
+STALE_GAP_NS = 5 * NS_PER_S       # (stamped this far past the new timeline) are dropped this long
 
 
 @dataclass
@@ -53,10 +56,21 @@ class _Pending:
 class Ingest:
     """Feeds the core buffers from live messages; thread-safe (callbacks and queries)."""
 
-    def __init__(self, cfg: Config, clock_ns: Callable[[], int] | None = None) -> None:
-        """Buffers sized from `cfg`; `clock_ns` is the node's clock (sim time aware)."""
+    def __init__(self, cfg: Config, clock_ns: Callable[[], int] | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
+        """Buffers sized from `cfg`; `clock_ns` is the node's clock (sim time aware); `log` gets
+        one line per reset after time went back."""
         self.cfg = cfg
         self.clock_ns = clock_ns or time.time_ns
+        self.log = log or (lambda _line: None)
+        self.resets = 0
+        self.topic_names: dict[str, str] = {}    # config name -> resolved (namespace, remaps)
+        self._undistorter = Undistorter()
+        self.camera_model_note = ""              # which intrinsics frames carry (diagnostics)
+        self._tf_newest: dict[str, int] = {}     # child frame -> newest dynamic stamp
+        self._stale_cut_ns = 0                   # after a reset: stamps above this are stale...
+        self._stale_until = 0.0                  # ...until this time.monotonic()
+        self.stale_dropped = 0
         self.tf = TfBuffer(cache_duration_s=30.0)
         self.buffer = FrameBuffer(cfg.keyframes)
         t = cfg.topics
@@ -99,11 +113,17 @@ class Ingest:
 
     def on_tf(self, msg: Any, static: bool = False) -> None:
         """A tf2_msgs/TFMessage from /tf or /tf_static."""
-        try:
-            self.tf.add_tf_message(msg, static=static)
-        except ValueError as exc:   # a malformed transform: count it, keep the rest
-            self._last_tf_error = f"bad transform ignored: {exc}"
-        with self._lock:
+        with self._lock:   # one step with a reset: no transform of the old timeline slips in after
+            if not static:
+                newest = max((_stamp_ns(ts) for ts in getattr(msg, "transforms", None) or []),
+                             default=0)
+                if self._stale(newest):
+                    return
+                self._check_tf_jump(msg)
+            try:
+                self.tf.add_tf_message(msg, static=static)
+            except ValueError as exc:   # a malformed transform: count it, keep the rest
+                self._last_tf_error = f"bad transform ignored: {exc}"
             self._counts["tf_static" if static else "tf"] += 1
             self._retry_pending(final=False)
 
@@ -113,21 +133,85 @@ class Ingest:
             return
         stamp = stamp_ns_of(msg)
         with self._lock:
+            if self._stale(stamp):
+                return
             self._counts[stream] += 1
             if stream == "color":
                 if self._newest_color_ns and stamp < self._newest_color_ns - TIME_JUMP_BACK_NS:
-                    self._restart()
+                    self._restart(stamp, f"colour stamps went back by "
+                                         f"{(self._newest_color_ns - stamp) / NS_PER_S:.3f} s")
                 self._newest_color_ns = max(self._newest_color_ns, stamp)
             for match in self.sync.push(stream, stamp, msg):
                 self._on_match(match)
             self._retry_pending(final=False)
 
-    def _restart(self) -> None:
-        """Time jumped back (a bag replay looped or restarted): forget buffered frames and TF."""
-        self.buffer.clear()
-        self.tf.clear()
-        self._pending.clear()
+    def _stale(self, stamp_ns: int) -> bool:
+        """A message of the old timeline that was still in flight when time went back: stamped
+        far past the newest stamp of the new timeline (which advances as its messages come)."""
+        if not self._stale_until:
+            return False
+        if time.monotonic() >= self._stale_until:
+            self._stale_until = 0.0
+            return False
+        if stamp_ns > self._stale_cut_ns + STALE_GAP_NS:
+            self.stale_dropped += 1
+            return True
+        self._stale_cut_ns = max(self._stale_cut_ns, stamp_ns)
+        return False
+
+    def _check_tf_jump(self, msg: Any) -> None:
+        """A dynamic transform stamped well before the newest of its link: time went back."""
+        jumped: tuple[int, str] | None = None
+        with self._lock:
+            for ts in getattr(msg, "transforms", None) or []:
+                st = ts.header.stamp
+                stamp = int(st.sec) * NS_PER_S + int(st.nanosec)
+                child = str(ts.child_frame_id).lstrip("/")
+                newest = self._tf_newest.get(child, 0)
+                if stamp and newest and stamp < newest - TIME_JUMP_BACK_NS and jumped is None:
+                    jumped = (stamp, f"/tf {child} stamps went back by "
+                                     f"{(newest - stamp) / NS_PER_S:.3f} s")
+                if stamp:
+                    self._tf_newest[child] = max(self._tf_newest.get(child, 0), stamp)
+            if jumped is not None:
+                self._restart(*jumped)
+                for ts in getattr(msg, "transforms", None) or []:
+                    st = ts.header.stamp
+                    self._tf_newest[str(ts.child_frame_id).lstrip("/")] = (
+                        int(st.sec) * NS_PER_S + int(st.nanosec))
+
+    def time_jumped(self, reason: str, now_ns: int | None = None) -> None:
+        """The node's clock went back (simulator reset, `play --loop`, /clock restarted)."""
+        with self._lock:
+            self._restart(self.clock_ns() if now_ns is None else now_ns, reason)
+
+    def _restart(self, new_time_ns: int, reason: str) -> None:
+        """Time went back to `new_time_ns`: forget frames, pending matches, the synchroniser's
+        messages and dynamic TF stamped after it (+1 s: what already came for the new timeline,
+        whichever stream noticed first, stays; a replayed stamp replaces its old frame); static
+        TF is kept, as tf2 does."""
+        cut = new_time_ns + TIME_JUMP_BACK_NS
+        dropped_frames = self.buffer.clear_after(cut)
+        self.sync.reset(cut)
+        dropped_tf = self.tf.clear_dynamic(cut)
+        self._pending = deque((p for p in self._pending if p.match.stamp_ns <= cut),
+                              maxlen=self._pending.maxlen)
         self._newest_color_ns = 0
+        self._tf_newest = {k: v for k, v in self._tf_newest.items() if v <= cut}
+        self._stale_cut_ns, self._stale_until = new_time_ns, time.monotonic() + STALE_AFTER_RESET_S
+        self.resets += 1
+        self.log(f"time went back ({reason}): dropped {dropped_frames} buffered frames, pending "
+                 f"matches and {dropped_tf} dynamic transforms stamped after the new time; "
+                 f"static TF kept (reset #{self.resets})")
+
+    def _model_choice(self) -> ModelChoice:
+        """topics.image_model for the colour topic as resolved (remaps included)."""
+        t = self.cfg.topics
+        return choose_model(t.image_model, self.topic_names.get(t.color, t.color))
+
+    def apply_dynamic(self, cfg: Config) -> None:
+        """Take the settings a running node may change (those not read-only)."""
+        self.buffer.cfg.max_query_frames = cfg.keyframes.max_query_frames
 
     def _on_match(self, match: Match) -> None:
         color = match.items["color"]
@@ -174,10 +258,15 @@ class Ingest:
                 if pose is not None and self.cfg.base_frame else None)
         items = pend.match.items
         try:
+            choice = self._model_choice()
+            camera = camera_for(items["camera_info"], choice.rectified)
             frame = frame_from_messages(
-                items["color"], items["camera_info"], depth=items.get("depth"),
+                items["color"], camera, depth=items.get("depth"),
                 labels=items.get("labels"), pose=pose, fixed_frame=fixed,
                 source=self.cfg.topics.color, base_pose=base)
+            if not choice.rectified:
+                frame = self._undistorter.apply(frame)
+            self.camera_model_note = describe(choice, camera)
         except (SpatialClawError, ValueError) as exc:
             self._conversion_errors += 1
             self._conversion_detail = str(exc)
@@ -197,7 +286,7 @@ class Ingest:
         with self._lock:
             self._retry_pending(final=True)
             counts = dict(self._counts)
-        t = self.cfg.topics
+        t = self._resolved()
         if len(self.buffer) == 0:
             if counts["color"] == 0:
                 raise NoFramesError(
@@ -263,8 +352,16 @@ class Ingest:
                 return
         raise NoValidDepthError(
             f"depth is NaN or zero everywhere in the {len(frames)} frames of this query (topic "
-            f"'{self.cfg.topics.depth}'): check the depth camera (range, exposure, alignment), or "
+            f"'{self._resolved().depth}'): check the depth camera (range, exposure, alignment), or "
             "set perception.depth_backend: da3 to estimate depth from colour")
+
+    def _resolved(self) -> Any:
+        """cfg.topics with the names as the node resolved them (for messages)."""
+        import dataclasses  # noqa: PLC0415
+
+        t = self.cfg.topics
+        return dataclasses.replace(t, **{k: self.topic_names.get(getattr(t, k), getattr(t, k))
+                                         for k in ("color", "depth", "camera_info", "labels")})
 
     # ---- health ------------------------------------------------------------------------------
     def backends(self) -> tuple[str, str]:
@@ -294,17 +391,28 @@ class Ingest:
         newest_tf = max((e.last_ns for e in self.tf.edges() if not e.static), default=None)
         h.tf_lag_s = None if newest_tf is None else (now - newest_tf) / NS_PER_S
         fixed = self.cfg.fixed_frame
+        with self._lock:
+            newest_color = self._newest_color_ns
+        h.newest_image_age_s = (now - newest_color) / NS_PER_S if newest_color else None
+        h.time_resets = self.resets
+        h.camera_model = self.camera_model_note
         if cam and self.tf.can_transform(fixed, cam):
-            h.tf_detail = f"{cam} -> {fixed} available"
+            h.tf_ok, h.tf_detail = True, f"{cam} -> {fixed} available"
         elif cam:
-            h.tf_detail = f"no transform {cam} -> {fixed}: {self._last_tf_error}"
+            h.tf_ok = False
+            h.tf_detail = f"no transform {cam} -> {fixed}: {self._last_tf_error or 'not in TF'}"
         else:
-            h.tf_detail = "no camera frame seen yet"
+            h.tf_ok, h.tf_detail = None, "no camera frame seen yet"
 
     def close(self) -> None:
         """Stop taking messages and drop every buffered frame."""
         self._closed = True
         self.buffer.clear()
+
+
+def _stamp_ns(ts: Any) -> int:
+    st = ts.header.stamp
+    return int(st.sec) * NS_PER_S + int(st.nanosec)
 
 
 def _fmt(ns: int) -> str:

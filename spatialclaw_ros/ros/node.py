@@ -19,6 +19,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import rclpy
@@ -31,6 +32,14 @@ from rclpy.executors import (
     MultiThreadedExecutor,
     SingleThreadedExecutor,
 )
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+from rclpy.clock import Clock, ClockType, JumpThreshold
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
@@ -47,9 +56,10 @@ from visualization_msgs.msg import MarkerArray
 
 from spatialclaw_ros.action import SpatialQuery as SpatialQueryAction
 from spatialclaw_ros.agent.types import Phase, QueryRequest, QueryResult, StepProgress
-from spatialclaw_ros.config import NODE_NAME, Config
+from spatialclaw_ros.config import NODE_NAME, Config, ConfigError
 from spatialclaw_ros.errors import ErrorCode, SpatialClawError
 from spatialclaw_ros.msg import StepProgress as StepProgressMsg
+from spatialclaw_ros.param_specs import SPECS, allowed
 from spatialclaw_ros.ros import conversions as conv
 from spatialclaw_ros.ros.admission import QueryGate
 from spatialclaw_ros.ros.diagnostics import NodeHealth, VlmProbe, health_to_diagnostics
@@ -59,6 +69,7 @@ from spatialclaw_ros.secrecy import harden_process, has_credentials, redact_url
 from spatialclaw_ros.srv import SpatialQuery as SpatialQueryService
 
 ACTION_NAME = "spatial_query"
+PRUNE_PERIOD_S = 10.0            # transcript retention runs after a query at most this often
 SERVICE_NAME = "spatial_query"
 TF_STATIC_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                            reliability=ReliabilityPolicy.RELIABLE,
@@ -67,6 +78,13 @@ TF_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                     reliability=ReliabilityPolicy.RELIABLE,
                     durability=DurabilityPolicy.VOLATILE)
 RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Late subscribers (RViz started after the answer) still get the last markers.
+MARKERS_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# Camera streams (images and camera_info): a best-effort subscription matches both reliable and
+# best-effort publishers (SensorDataQoS); a reliable one would miss best-effort drivers.
+CAMERA_QOS = qos_profile_sensor_data
 
 # A hook for in-process tests: request -> Python program to run instead of asking the VLM.
 # Deliberately not a parameter nor a goal field: the public interface always goes through the VLM.
@@ -81,21 +99,52 @@ class _Query:
     cancel: threading.Event = field(default_factory=threading.Event)
     canceled_by_caller: bool = False
     started_at: float = field(default_factory=time.monotonic)
+    ticket: int | None = -1       # -1: reserve when served; None: refused (queue full)
+
+
+def parameter_descriptor(name: str, default: Any) -> ParameterDescriptor:
+    """The ROS descriptor of config key `name`: description, allowed values, range, read_only.
+
+    Doubles are dynamically typed so that an integer (`query_timeout_s: 600` in a params file,
+    `ros2 param set ... 600`) is accepted; `Config` turns it into a float and checks the range.
+    """
+    spec = SPECS.get(name)
+    d = ParameterDescriptor(name=name)
+    if spec is None:
+        return d
+    d.description = spec.description
+    d.read_only = spec.read_only
+    if spec.choices:
+        d.additional_constraints = allowed(spec)
+    if isinstance(default, bool):
+        return d
+    if isinstance(default, int) and spec.min is not None and spec.max is not None:
+        d.integer_range = [IntegerRange(from_value=int(spec.min), to_value=int(spec.max), step=1)]
+    elif isinstance(default, float):
+        d.dynamic_typing = True
+        if spec.min is not None and spec.max is not None:
+            d.floating_point_range = [FloatingPointRange(
+                from_value=float(spec.min), to_value=float(spec.max), step=0.0)]
+        d.additional_constraints = f"a number {allowed(spec)} (an integer is accepted)"
+    return d
 
 
 def declare_config_parameters(node: Node, cfg: Config) -> None:
-    """Declare every `Config().to_flat()` name, with `cfg`'s values as defaults."""
-    node.declare_parameters("", [(name, value) for name, value in cfg.to_flat().items()])
+    """Declare every `Config().to_flat()` name, with `cfg`'s values as defaults and descriptors."""
+    node.declare_parameters("", [(name, value, parameter_descriptor(name, value))
+                                 for name, value in cfg.to_flat().items()])
 
 
 def config_from_parameters(node: Node) -> Config:
-    """Read the declared parameters back into a Config (ConfigError on a wrong type)."""
+    """Read the declared parameters back into a Config (ConfigError on a wrong type or value)."""
     names = list(Config().to_flat())
     return Config.from_flat({p.name: p.value for p in node.get_parameters(names)})
 
 
 class SpatialClawNode(Node):
     """Subscribes to camera + TF, serves SpatialQuery (action and service), publishes markers."""
+
+    _constructed = False     # False while __init__ has not finished (bad parameters)
 
     def __init__(self, *, cfg: Config | None = None, node_name: str = NODE_NAME,
                  context: rclpy.context.Context | None = None, namespace: str | None = None,
@@ -104,12 +153,17 @@ class SpatialClawNode(Node):
         (`-p`, `--params-file`, as `ros2 launch` passes them) override either."""
         super().__init__(node_name, context=context, namespace=namespace, cli_args=cli_args)
         declare_config_parameters(self, cfg or Config())
-        self.cfg = config_from_parameters(self)
         if cfg is None:
             self._apply_env_overrides()
+        self.cfg = config_from_parameters(self)
+        self._real_vlm_url = self.cfg.vlm.base_url
         self._hide_credentials()
+        self._cfg_lock = threading.Lock()
+        self._cfg_dirty = False
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.program_hook: ProgramHook | None = None
         self._queries: dict[str, _Query] = {}
+        self._tickets: dict[str, int | None] = {}    # goal id -> place reserved on acceptance
         self._queries_lock = threading.Lock()
         self._done = 0
         self._failed = 0
@@ -117,7 +171,8 @@ class SpatialClawNode(Node):
         self._closed = False
         self.gate = QueryGate(self.cfg.agent.max_concurrent_queries,
                               self.cfg.agent.max_queued_queries)
-        self.ingest = Ingest(self.cfg, clock_ns=self._now_ns)
+        self.ingest = Ingest(self.cfg, clock_ns=self._now_ns,
+                             log=lambda line: self.get_logger().warning(line))
         self._pool = pool
         self._own_pool = pool is None
         self._perception: Any = None
@@ -129,7 +184,7 @@ class SpatialClawNode(Node):
         self._service_group = ReentrantCallbackGroup()
         timer_group = MutuallyExclusiveCallbackGroup()
         self._ingest_node, self._ingest_executor, self._ingest_thread = self._start_ingest()
-        self.markers_pub = self.create_publisher(MarkerArray, "~/markers", RELIABLE_QOS)
+        self.markers_pub = self.create_publisher(MarkerArray, "~/markers", MARKERS_QOS)
         self.progress_pub = self.create_publisher(StepProgressMsg, "~/progress", RELIABLE_QOS)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
 
@@ -137,21 +192,33 @@ class SpatialClawNode(Node):
             self, SpatialQueryAction, ACTION_NAME,
             execute_callback=self._execute_goal,
             goal_callback=self._on_goal,
+            handle_accepted_callback=self._on_accepted,
             cancel_callback=self._on_cancel,
             callback_group=self._action_group)
         self.service = self.create_service(SpatialQueryService, SERVICE_NAME, self._on_service,
                                            callback_group=self._service_group)
-        self.create_timer(1.0, self._publish_diagnostics, callback_group=timer_group)
+        # Steady (wall) time: /diagnostics keeps coming when /clock is missing or paused.
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(1.0, self._publish_diagnostics, callback_group=timer_group,
+                          clock=self._steady)
+        self._jump_handle = self._watch_time_jumps()
         self._vlm_probe.start()
         t = self.cfg.topics
         threading.Thread(target=self._detect_sandbox, name="sandbox-probe", daemon=True).start()
+        self._last_prune = 0.0
+        threading.Thread(target=self._housekeeping, args=(True,), name="housekeeping",
+                         daemon=True).start()
         if self._own_pool and self.cfg.sandbox.pool_size > 0:
             try:                                   # pre-warm kernels now, not at the first goal
                 self._pool_for_queries()
             except Exception as exc:  # noqa: BLE001 - reported again to every query
                 self.get_logger().error(f"kernel pool not available: {exc}")
+        def res(name: str) -> str:
+            return self.resolve_topic_name(name) if name else "-"
+
+        self._constructed = True
         self.get_logger().info(
-            f"ready: color={t.color} depth={t.depth or '-'} camera_info={t.camera_info} "
+            f"ready: color={res(t.color)} depth={res(t.depth)} camera_info={res(t.camera_info)} "
             f"fixed_frame={self.cfg.fixed_frame} vlm={redact_url(self.cfg.vlm.base_url)} "
             f"max_concurrent={self.cfg.agent.max_concurrent_queries}")
 
@@ -171,18 +238,23 @@ class SpatialClawNode(Node):
         t = self.cfg.topics
 
         def sub(msg_type: Any, topic: str, callback: Callable[[Any], None], qos: Any) -> None:
-            node.create_subscription(msg_type, self.resolve_topic_name(topic), callback, qos)
+            name = self.resolve_topic_name(topic)
+            self.ingest.topic_names[topic] = name
+            node.create_subscription(msg_type, name, callback, qos)
 
-        if t.compressed:
+        if t.compressed or t.color_transport == "compressed":
             sub(CompressedImage, t.color.rstrip("/") + "/compressed", self.ingest.on_color,
-                qos_profile_sensor_data)
+                CAMERA_QOS)
         else:
-            sub(Image, t.color, self.ingest.on_color, qos_profile_sensor_data)
-        if t.depth:
-            sub(Image, t.depth, self.ingest.on_depth, qos_profile_sensor_data)
+            sub(Image, t.color, self.ingest.on_color, CAMERA_QOS)
+        if t.depth and t.depth_transport == "compressedDepth":
+            sub(CompressedImage, t.depth.rstrip("/") + "/compressedDepth", self.ingest.on_depth,
+                CAMERA_QOS)
+        elif t.depth:
+            sub(Image, t.depth, self.ingest.on_depth, CAMERA_QOS)
         if t.labels:
-            sub(Image, t.labels, self.ingest.on_labels, qos_profile_sensor_data)
-        sub(CameraInfo, t.camera_info, self.ingest.on_camera_info, RELIABLE_QOS)
+            sub(Image, t.labels, self.ingest.on_labels, CAMERA_QOS)
+        sub(CameraInfo, t.camera_info, self.ingest.on_camera_info, CAMERA_QOS)
         sub(TFMessage, "/tf", lambda m: self.ingest.on_tf(m, static=False), TF_QOS)
         sub(TFMessage, "/tf_static", lambda m: self.ingest.on_tf(m, static=True), TF_STATIC_QOS)
         executor = SingleThreadedExecutor(context=self.context)
@@ -207,13 +279,62 @@ class SpatialClawNode(Node):
 
     # ---- helpers ---------------------------------------------------------------------------
     def _apply_env_overrides(self) -> None:
-        """SPATIALCLAW_VLM_URL / SPATIALCLAW_VLM_MODEL beat the YAML, as in the CLI."""
+        """SPATIALCLAW_VLM_URL / SPATIALCLAW_VLM_MODEL fill vlm.base_url / vlm.model only where no
+        ROS parameter source (`-p`, `--params-file`, a launch argument) set them: explicit wins."""
         env = {"vlm.base_url": os.environ.get("SPATIALCLAW_VLM_URL"),
                "vlm.model": os.environ.get("SPATIALCLAW_VLM_MODEL")}
-        updates = [Parameter(k, value=v) for k, v in env.items() if v]
+        explicit = set(self._parameter_overrides)  # noqa: SLF001 - rclpy keeps no public list
+        updates = [Parameter(k, value=v) for k, v in env.items() if v and k not in explicit]
         if updates:
             self.set_parameters(updates)
-            self.cfg = config_from_parameters(self)
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """Accept a change that gives a valid Config (applied at the next query), else refuse
+        with the reason (the parameter and its allowed values)."""
+        flat = {p.name: p.value for p in self.get_parameters(list(Config().to_flat()))}
+        for p in params:
+            if p.name in flat:
+                flat[p.name] = p.value
+        try:
+            Config.from_flat(flat)
+        except ConfigError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        with self._cfg_lock:
+            self._cfg_dirty = True
+        return SetParametersResult(successful=True)
+
+    def _query_config(self) -> Config:
+        """The configuration a query starts with: parameters changed since the last query apply."""
+        with self._cfg_lock:
+            if self._cfg_dirty:
+                self._cfg_dirty = False
+                try:
+                    cfg = config_from_parameters(self)
+                    if cfg.vlm.base_url == redact_url(self._real_vlm_url):
+                        cfg.vlm.base_url = self._real_vlm_url   # the parameter shows it redacted
+                    else:
+                        self._real_vlm_url = cfg.vlm.base_url
+                    self.cfg = cfg
+                except ConfigError as exc:   # validated when set; keep the last good config
+                    self.get_logger().error(f"parameters not applied: {exc}")
+                self._vlm_probe.base_url = self.cfg.vlm.base_url
+                self.ingest.apply_dynamic(self.cfg)
+            return self.cfg
+
+    def _watch_time_jumps(self) -> Any:
+        """Reset buffers and dynamic TF when the node's clock jumps back (sim reset, bag loop)."""
+        def on_jump(jump: Any) -> None:
+            delta = jump.delta.nanoseconds
+            if delta < 0 or jump.clock_change in (1, 2):   # ROS_TIME_ACTIVATED/DEACTIVATED too
+                self.ingest.time_jumped(f"the node clock jumped by {delta / 1e9:+.3f} s")
+
+        try:
+            threshold = JumpThreshold(min_forward=None, min_backward=Duration(seconds=-1),
+                                      on_clock_change=False)
+            return self.get_clock().create_jump_callback(threshold, post_callback=on_jump)
+        except Exception as exc:  # noqa: BLE001 - stamps going back are still detected by ingest
+            self.get_logger().warning(f"clock jump detection unavailable: {exc!r}")
+            return None
 
     def _hide_credentials(self) -> None:
         """Any ROS participant can read parameters: vlm.base_url shows the URL without its
@@ -248,6 +369,26 @@ class SpatialClawNode(Node):
 
         return perception_handlers(frames, self.cfg, service)
 
+    def _housekeeping(self, at_start: bool = False) -> None:
+        """Remove scratch directories of dead runs (at start) and apply the transcript retention
+        policy (agent.transcript_max_mb / _max_age_days / _keep_failures_days)."""
+        from spatialclaw_ros.agent.retention import prune_transcripts, remove_dead_scratch
+
+        try:
+            if at_start:
+                gone = remove_dead_scratch()
+                if gone:
+                    self.get_logger().info(f"removed {len(gone)} scratch directories of dead runs")
+            a = self.cfg.agent
+            rep = prune_transcripts(a.transcript_dir, max_mb=a.transcript_max_mb,
+                                    max_age_days=a.transcript_max_age_days,
+                                    keep_failures_days=a.transcript_keep_failures_days)
+            if rep.removed:
+                self.get_logger().info(f"transcript retention: removed {len(rep.removed)} queries, "
+                                       f"{rep.kept} kept ({rep.bytes_left / 1e6:.1f} MB)")
+        except Exception as exc:  # noqa: BLE001 - housekeeping never breaks the node
+            self.get_logger().warning(f"housekeeping failed: {exc!r}")
+
     def _detect_sandbox(self) -> None:
         """Fill the diagnostics' sandbox layers once (the probe starts a short subprocess)."""
         if self.cfg.sandbox.mode == "off":
@@ -267,6 +408,17 @@ class SpatialClawNode(Node):
     def _on_goal(self, goal: SpatialQueryAction.Goal) -> GoalResponse:
         """Accept every goal: a refused one (busy, malformed) still gets a result with a reason."""
         return GoalResponse.ACCEPT
+
+    def _on_accepted(self, goal_handle: ServerGoalHandle) -> None:
+        """Reserve the goal's place in the queue in arrival order (FIFO), then run it.
+
+        Execute callbacks start on whichever executor thread is free, so a place taken there
+        would follow thread scheduling, not the order goals arrived in.
+        """
+        key = bytes(goal_handle.goal_id.uuid).hex()
+        with self._queries_lock:
+            self._tickets[key] = self.gate.try_reserve()
+        goal_handle.execute()
 
     def _on_cancel(self, goal_handle: ServerGoalHandle) -> CancelResponse:
         """Accept a cancel request and stop that goal's query (its cell and kernel)."""
@@ -294,6 +446,8 @@ class SpatialClawNode(Node):
         if goal_handle.is_cancel_requested:
             query.canceled_by_caller = True
             query.cancel.set()
+        with self._queries_lock:
+            query.ticket = self._tickets.pop(key, -1)
         result = self._serve_safely(goal_handle.request, query, feedback)
         res = conv.fill_result(SpatialQueryAction.Result(), result, self.cfg.fixed_frame)
         if result.success:
@@ -326,11 +480,14 @@ class SpatialClawNode(Node):
                feedback: Callable[[StepProgress], None] | None) -> QueryResult:
         """Validate, admit, run and account for one query; every failure becomes a result."""
         t0 = time.monotonic()
+        self._query_config()                 # parameters set since the last query apply now
+        ticket = self.gate.try_reserve() if query.ticket == -1 else query.ticket
         try:
             request = conv.request_from_goal(goal)
         except SpatialClawError as exc:
+            if ticket is not None:
+                self.gate.cancel_reservation(ticket)
             return self._finish(conv.error_result(exc.code, exc.message), goal, t0)
-        ticket = self.gate.try_reserve()
         if ticket is None:
             counts = self.gate.counts()
             msg = (f"busy: {counts.running} queries running and {counts.queued} waiting "
@@ -410,6 +567,9 @@ class SpatialClawNode(Node):
         return result
 
     def _finish(self, result: QueryResult, goal: Any, t0: float) -> QueryResult:
+        if result.transcript_path and time.monotonic() - self._last_prune > PRUNE_PERIOD_S:
+            self._last_prune = time.monotonic()
+            self._housekeeping()
         if result.timings.total_s == 0.0:
             result.timings.total_s = time.monotonic() - t0
         with self._queries_lock:
@@ -443,6 +603,8 @@ class SpatialClawNode(Node):
         h = NodeHealth()
         self.ingest.fill_health(h)
         counts = self.gate.counts()
+        h.frame_warn_age_s = self.cfg.diagnostics.frame_warn_age_s
+        h.frame_error_age_s = self.cfg.diagnostics.frame_error_age_s
         h.vlm_url = redact_url(self.cfg.vlm.base_url)
         h.vlm = self._vlm_probe.last
         h.depth_backend, h.segment_backend = self.ingest.backends()
@@ -456,6 +618,7 @@ class SpatialClawNode(Node):
 
     def _publish_diagnostics(self) -> None:
         try:
+            self._query_config()             # thresholds set with ros2 param set apply here too
             self.ingest.tick()
             self.diagnostics_pub.publish(health_to_diagnostics(
                 self.health(), self.get_clock().now().to_msg(), self.get_name()))
@@ -465,7 +628,7 @@ class SpatialClawNode(Node):
     # ---- shutdown --------------------------------------------------------------------------
     def shutdown(self, wait_s: float = 5.0) -> None:
         """Cancel every query, wait for them to end, close the kernel pool (no stray processes)."""
-        if self._closed:
+        if not self._constructed or self._closed:
             return
         self._closed = True
         self.gate.close()
@@ -488,6 +651,9 @@ class SpatialClawNode(Node):
 
     def destroy_node(self) -> None:
         """Shut down queries and the pool, then destroy the ROS entities."""
+        if not self._constructed:      # __init__ failed (bad parameters): only the ROS node
+            super().destroy_node()
+            return
         self.shutdown()
         if not self._ingest_stopped:
             self._ingest_stopped = True
@@ -531,6 +697,26 @@ def spin_node(node: SpatialClawNode, stop: threading.Event | None = None) -> Non
     node.destroy_node()
 
 
+DDS_PROFILE = Path(__file__).resolve().parents[1] / "data" / "fastdds_one_host.xml"
+
+
+def use_default_dds_profile() -> str:
+    """Point Fast DDS at the shipped one-host profile (shared memory + UDP loopback, larger
+    buffers) unless the user chose a profile, another RMW, or `SPATIALCLAW_DDS_PROFILE=0`.
+    Must run before rclpy.init(). Returns a line for the log ('' when nothing was changed)."""
+    if os.environ.get("SPATIALCLAW_DDS_PROFILE", "1").lower() in ("0", "off", "no", "false"):
+        return ""
+    rmw = os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+    if rmw not in ("rmw_fastrtps_cpp", "rmw_fastrtps_dynamic_cpp"):
+        return ""
+    if os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE") or os.environ.get(
+            "FASTRTPS_DEFAULT_PROFILES_FILE") or not DDS_PROFILE.exists():
+        return ""
+    os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(DDS_PROFILE)
+    return (f"Fast DDS profile {DDS_PROFILE.name} (shared memory + UDP, one host); "
+            "opt out with SPATIALCLAW_DDS_PROFILE=0 or your own FASTDDS_DEFAULT_PROFILES_FILE")
+
+
 def run(cfg: Config | None, ros_args: Sequence[str] | None = None) -> int:
     """Start rclpy, run the node until SIGINT/SIGTERM; returns an exit code."""
     harden_process()     # same-uid processes cannot read the node's environ or write its memory
@@ -541,11 +727,14 @@ def run(cfg: Config | None, ros_args: Sequence[str] | None = None) -> int:
               "file, and an API key in SPATIALCLAW_VLM_API_KEY", file=sys.stderr)
         return 2
     args = ["spatialclaw_agent", *(ros_args or [])]
+    note = use_default_dds_profile()
     # Our own signal handling: rclpy's would shut the context down before queries are ended.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    if note:
+        print(f"spatialclaw_agent: {note}", file=sys.stderr)
     try:
         node = SpatialClawNode(cfg=cfg)
     except SpatialClawError as exc:
@@ -553,7 +742,7 @@ def run(cfg: Config | None, ros_args: Sequence[str] | None = None) -> int:
         rclpy.try_shutdown()
         return 1
     except Exception as exc:  # noqa: BLE001 - bad parameters: say which and exit
-        print(f"spatialclaw_agent: cannot start: {exc}", file=sys.stderr)
+        print(f"spatialclaw_agent: configuration error: {exc}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
     spin_node(node, stop)

@@ -190,9 +190,9 @@ def test_compressed_colour_and_compressed_depth_topics(bag_dir: Path) -> None:
 
 def test_wrong_encodings(bag_dir: Path) -> None:
     bad = BagSpec(n_frames=2, depth="32FC1", labels=False)
-    bag = write_bag(bag_dir / "yuvcolor", BagSpec(n_frames=2, color_encoding="yuv422"))
+    bag = write_bag(bag_dir / "nv21color", BagSpec(n_frames=2, color_encoding="nv21"))
     with pytest.raises(NoFramesError, match=r"/camera/color/image_raw: unsupported image "
-                                            r"encoding 'yuv422'.*rgb8"):
+                                            r"encoding 'nv21'.*rgb8"):
         load_bag(bag, CFG)
     # depth published as rgb8: frames load without depth, the report says why
     extra = [("/camera/depth_registered/image_raw", "sensor_msgs/msg/Image",

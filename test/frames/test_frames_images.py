@@ -96,8 +96,8 @@ def test_data_as_list_like_rclpy_array() -> None:
 
 
 def test_unsupported_encoding_names_supported_ones() -> None:
-    with pytest.raises(ImageConversionError, match=r"unsupported image encoding 'yuv422'.*rgb8.*32FC1"):
-        image_to_rgb(img(RGB, "yuv422"))
+    with pytest.raises(ImageConversionError, match=r"unsupported image encoding 'nv21'.*rgb8.*32FC1"):
+        image_to_rgb(img(RGB, "nv21"))
 
 
 @pytest.mark.parametrize("fn, arr, enc, match", [

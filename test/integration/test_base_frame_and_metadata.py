@@ -106,6 +106,9 @@ def test_live_ingest_attaches_the_base_pose(sim_a: Path, scene: dict[str, Any]) 
 
     cfg = Config()
     cfg.topics.labels = "/camera/instance_labels"
+    cfg.topics.color = "/camera/color/image_raw"            # the bag's names (the node's are
+    cfg.topics.depth = "/camera/aligned_depth_to_color/image_raw"   # relative and remapped)
+    cfg.topics.camera_info = "/camera/color/camera_info"
     ingest = Ingest(cfg, clock_ns=lambda: 0)
     feed = {cfg.topics.color: ingest.on_color, cfg.topics.depth: ingest.on_depth,
             cfg.topics.camera_info: ingest.on_camera_info, cfg.topics.labels: ingest.on_labels,

@@ -31,6 +31,12 @@ def wait_for(cond: Callable[[], bool], timeout_s: float = 10.0,
         time.sleep(0.02)
 
 
+# The bags and drivers' names; the node's topics are relative (`color`, ...) and are remapped.
+BAG_REMAPS = ["-r", "color:=/camera/color/image_raw",
+              "-r", "depth:=/camera/aligned_depth_to_color/image_raw",
+              "-r", "camera_info:=/camera/color/camera_info"]
+
+
 def fast_config(**overrides: object) -> Config:
     """A config for fast tests: every frame kept, no sandbox layers, closed VLM port."""
     flat = Config().to_flat()
@@ -40,6 +46,16 @@ def fast_config(**overrides: object) -> Config:
                  "vlm.timeout_s": 5.0, "agent.transcript_dir": "/tmp/spatialclaw-test-transcripts"})
     flat.update(overrides)
     return Config.from_flat(flat)
+
+
+def cli_config() -> Config:
+    """Config() with the topics where `spatialclaw agent` subscribes (its default remaps)."""
+    from spatialclaw_ros.commands.agent import cli_topic
+
+    cfg = Config()
+    for k in ("color", "depth", "camera_info"):
+        setattr(cfg.topics, k, cli_topic(getattr(cfg.topics, k)))
+    return cfg
 
 
 class SyntheticCamera:

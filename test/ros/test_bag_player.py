@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 from rosgraph_msgs.msg import Clock
-from ros_graph import fast_config, wait_for
+from ros_graph import BAG_REMAPS, fast_config, wait_for
 
 from spatialclaw_ros.errors import InvalidRequestError
 from spatialclaw_ros.ros.client import SpatialQueryClient
@@ -23,7 +23,8 @@ def test_bag_replay_feeds_the_node_on_sim_time_and_answers(make_graph, shared_po
     scene = json.loads((data_dir / "sim_a.scene.json").read_text())
     poses = {p["stamp_ns"]: np.array(p["T_odom_optical"]) for p in scene["camera_poses"]}
     cfg = fast_config(**{"topics.labels": "/camera/instance_labels"})
-    g = make_graph(cfg, pool=shared_pool, cli_args=["--ros-args", "-p", "use_sim_time:=true"])
+    g = make_graph(cfg, pool=shared_pool,
+                   cli_args=["--ros-args", "-p", "use_sim_time:=true", *BAG_REMAPS])
     clocks: list[Clock] = []
     g.helper.create_subscription(Clock, "/clock", clocks.append, 10)
     player = BagPlayer(g.helper, data_dir / "sim_a", rate=4.0)

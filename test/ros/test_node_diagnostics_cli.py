@@ -17,7 +17,9 @@ def _status(arr: DiagnosticArray) -> dict[str, tuple[int, str, dict[str, str]]]:
 
 def test_diagnostics_report_buffer_tf_vlm_sandbox_and_queries(make_graph) -> None:
     with ScriptedVlmServer([]) as vlm:
-        g = make_graph(fast_config(**{"vlm.base_url": vlm.base_url}))
+        g = make_graph(fast_config(**{"vlm.base_url": vlm.base_url,
+                                      "diagnostics.frame_warn_age_s": 60.0,
+                                      "diagnostics.frame_error_age_s": 120.0}))
         diags: list[DiagnosticArray] = []
         g.helper.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
         wait_for(lambda: bool(diags), what="diagnostics")

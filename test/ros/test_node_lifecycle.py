@@ -11,7 +11,7 @@ import time
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from ros_graph import (NS, SyntheticCamera, descendants, fast_config, kernel_children, pid_alive,
+from ros_graph import (NS, SyntheticCamera, cli_config, descendants, fast_config, kernel_children, pid_alive,
                        wait_for)
 from support.scripted_vlm import Reply, ScriptedVlmServer
 
@@ -125,7 +125,7 @@ def test_sigint_to_spatialclaw_agent_mid_query_leaves_no_kernel(repo_root, tmp_p
             threading.Thread(target=_spin, args=(ex,), daemon=True).start()
             client = SpatialQueryClient(node)
             from spatialclaw_ros.config import Config
-            cam = SyntheticCamera(node, Config())
+            cam = SyntheticCamera(node, cli_config())
             # wait for the node, then give it frames
             assert client._client.wait_for_server(timeout_sec=60), "".join(out)  # noqa: SLF001
             wait_for(lambda: all(p.get_subscription_count() > 0 for p in (

@@ -31,7 +31,7 @@ def _yaml_flat() -> dict[str, object]:
             else:
                 flat[f"{prefix}{k}"] = v
 
-    walk(doc[NODE_NAME]["ros__parameters"], "")
+    walk(doc["/**"]["ros__parameters"], "")
     return flat
 
 
@@ -128,13 +128,13 @@ def test_namespace_and_topic_remaps_apply_to_the_ingest_subscriptions() -> None:
     try:
         node = SpatialClawNode(context=context, cli_args=[
             "--ros-args", "-r", "__node:=arm_agent", "-r", "__ns:=/robot1",
-            "-r", "/camera/color/image_raw:=/rs/color", "-p", "topics.depth:=depth_rel"])
+            "-r", "color:=/rs/color", "-p", "topics.depth:=depth_rel"])
         try:
             assert node.get_fully_qualified_name() == "/robot1/arm_agent"
             ingest = node._ingest_node  # noqa: SLF001 - the helper node is internal
             assert ingest.get_fully_qualified_name() == "/robot1/arm_agent_ingest"
             topics = {s.topic_name for s in ingest.subscriptions}
-            assert {"/rs/color", "/robot1/depth_rel", "/camera/color/camera_info", "/tf",
+            assert {"/rs/color", "/robot1/depth_rel", "/robot1/camera_info", "/tf",
                     "/tf_static"} == topics
         finally:
             node.destroy_node()
