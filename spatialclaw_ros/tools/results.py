@@ -195,6 +195,32 @@ class Box3D:
 
 
 @dataclass
+class Amodal:
+    """An object's whole shape estimated from its visible surface: centre, extent, uncertainty."""
+
+    shape: str                        # "box", "cylinder" or "sphere"
+    center: np.ndarray                # (3,) metres, the whole object's centre (not the visible surface's)
+    size: np.ndarray                  # (3,) full extents: box (length, width, height); cylinder
+                                      # (diameter, diameter, height); sphere (diameter x3)
+    R: np.ndarray                     # (3, 3) axes (columns) in `frame`
+    uncertainty_m: float              # 1-sigma of centre and extents (fit residual, unseen sides)
+    residual_m: float                 # RMS distance of the points to the fitted surface
+    frame: str
+    support_z: float | None = None    # height of the support plane used (fixed frame z), if any
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def box(self) -> "Box3D":
+        """The estimate as a Box3D (for drawing and for boxes= in ReturnAnswer geometry)."""
+        return Box3D(self.center, self.size, self.R, self.frame, "amodal-" + self.shape)
+
+    def __repr__(self) -> str:
+        return (f"Amodal(shape={self.shape!r}, center={_vec(self.center)} m, size={_vec(self.size)} m, "
+                f"uncertainty_m={self.uncertainty_m:.3f}, residual_m={self.residual_m:.4f}, "
+                f"frame={self.frame!r})")
+
+
+@dataclass
 class Direction:
     """Where `target` is relative to `reference` in one frame, in words and as a vector."""
 
