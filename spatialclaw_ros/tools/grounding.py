@@ -227,7 +227,7 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
         # loose RANSAC tolerance: a flat book 4 cm above the table must stay
         res = ring_pts[idx[inl]] @ nrm + d
         sigma = 1.4826 * float(np.median(np.abs(res - np.median(res))))
-        cut = max(0.004, 3.0 * sigma)
+        cut = max(0.004, 1.5 * sigma)
         on_plane = box_idx & (np.abs(P @ nrm + d) < cut)
         removed |= on_plane
     cand = box_idx & ~removed
@@ -270,6 +270,12 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
         zk = float(np.median(depth[labels == k]))
         if lo - margin <= zk <= hi + margin and _touches(labels == k, mask | removed, mask):
             mask |= labels == k
+    # pixels without depth (sensor holes at edges) that the object's surface surrounds or borders
+    holes = inbox & ~valid
+    if holes.any():
+        near = ndimage.binary_dilation(mask, iterations=2) & holes
+        filled = ndimage.binary_fill_holes(mask | near)
+        mask = mask | (filled & holes)
     notes.append(f"mask from depth in box [{u0}, {v0}, {u1}, {v1}]: {int(mask.sum())} px, "
                  f"{int(removed.sum())} px on support planes removed")
     return mask, notes

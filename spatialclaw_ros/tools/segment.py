@@ -105,9 +105,10 @@ class SegmentTool(Tool):
               match_m: float = 0.15) -> list[Segmentation]:
         """Segment one text prompt on several keyframes (default all) with ids that follow each object across frames.
 
-        labels backend: ids are the simulator's instance ids. sam3 backend: ids are given by matching
-        each mask's 3-D centroid (fixed frame) to the tracks so far, within match_m metres (needs depth
-        and pose; otherwise ids stay -1 and seg.notes says why). Count objects with the distinct ids.
+        labels backend: ids are the label image's instance ids. sam3/vlm backends: a mask joins a track
+        when its 3-D surface (fixed frame) overlaps the track's (30 % of its points within 5 cm) or
+        its centroid is within match_m metres (needs depth and pose; otherwise ids stay -1 and
+        seg.notes says why). Count objects with the distinct ids.
         Example: `segs = tools.SAM3.track("chair"); n = len({i for s in segs for i in s.ids})`
         """
         idx = list(range(len(self._ctx.images))) if frame_indices is None else \
@@ -115,7 +116,9 @@ class SegmentTool(Tool):
         segs = [self.segment(i, text=text, backend=backend) for i in idx]
         if self._geometry is None or all(k >= 0 for s in segs for k in s.ids):
             return segs
-        tracks: list[tuple[int, np.ndarray, int]] = []          # (id, mean centroid, n)
+        from scipy.spatial import cKDTree
+
+        tracks: list[tuple[int, np.ndarray, int, np.ndarray]] = []   # (id, mean centroid, n, points)
         out = []
         for seg in segs:
             ids, notes = list(seg.ids), list(seg.notes)
@@ -128,18 +131,32 @@ class SegmentTool(Tool):
                 except Exception as exc:  # noqa: BLE001 - no depth/pose: this mask stays untracked
                     notes.append(f"mask {k} not tracked: {exc}")
                     continue
-                c = cloud.points.mean(axis=0)
-                best, best_d = -1, float(match_m)
-                for t, (tid, tc, _) in enumerate(tracks):
-                    d = float(np.linalg.norm(tc - c))
-                    if tid not in taken and d <= best_d:
-                        best, best_d = t, d
+                pts = np.asarray(cloud.points)
+                if len(pts) == 0:
+                    continue
+                c = pts.mean(axis=0)
+                sub = pts[::max(1, len(pts) // 1500)]
+                # same object: its surfaces overlap in 3-D (seen from another side the visible
+                # centroid moves, the surface does not), or the centroids are within match_m
+                best, best_key = -1, (0.0, -float(match_m))
+                for t, (tid, tc, _, tp) in enumerate(tracks):
+                    if tid in taken:
+                        continue
+                    d = cKDTree(tp).query(sub, k=1, distance_upper_bound=0.05)[0]
+                    overlap = float(np.isfinite(d).mean())
+                    dc = float(np.linalg.norm(tc - c))
+                    if overlap >= 0.3 or dc <= match_m:
+                        key = (overlap, -dc)
+                        if key > best_key:
+                            best, best_key = t, key
                 if best < 0:
-                    tracks.append((len(tracks) + 1, c, 1))
+                    tracks.append((len(tracks) + 1, c, 1, sub))
                     ids[k] = len(tracks)
                 else:
-                    tid, tc, n = tracks[best]
-                    tracks[best] = (tid, (tc * n + c) / (n + 1), n + 1)
+                    tid, tc, n, tp = tracks[best]
+                    merged = np.concatenate([tp, sub])
+                    tracks[best] = (tid, (tc * n + c) / (n + 1), n + 1,
+                                    merged[::max(1, len(merged) // 3000)])
                     ids[k] = tid
                 taken.add(ids[k])
             out.append(dataclasses.replace(seg, ids=ids, notes=notes))
