@@ -31,7 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of `spatialclaw query`."""
     from spatialclaw_ros.agent.types import AnswerType, Executor
 
-    p.add_argument("--bag", metavar="BAG", help="rosbag2 directory, or a .mcap / .db3 file")
+    p.add_argument("--bag", metavar="BAG",
+                   help="rosbag2 directory, or a .mcap / .db3 file; object names come from its "
+                        "instance-label legend topic (<labels topic>/legend), else from a "
+                        "simulation sidecar <bag>.scene.json beside it (`spatialclaw info` says "
+                        "which)")
     p.add_argument("--question", metavar="TEXT", help="the spatial question")
     p.add_argument("--program", metavar="FILE",
                    help="run this Python program in the sandboxed kernel instead of asking the "
