@@ -100,7 +100,7 @@ class PerceptionConfig:
     """Where depth and masks come from."""
 
     depth_backend: str = "auto"     # auto (sensor where depth exists, else da3), sensor, da3
-    segment_backend: str = "auto"   # auto (labels where a label topic exists, else sam3), labels, sam3
+    segment_backend: str = "auto"   # auto (labels where a label topic exists, else sam3), labels, sam3, vlm
     runtime: str = "onnxruntime"    # tensorrt, onnxruntime, torch
     engine_dir: str = "~/.spatialclaw/engines"
     da3_model: str = "da3-small"

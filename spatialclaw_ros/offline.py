@@ -40,6 +40,8 @@ def offline_metadata(report: Any, bag: str | Path, cfg: Config) -> dict[str, Any
     track = getattr(report, "camera_track", None)
     if track:
         out["camera_track"] = track
+    if cfg.perception.segment_backend in ("labels", "sam3", "vlm"):
+        out["segment_backend"] = cfg.perception.segment_backend   # what tools.SAM3 "auto" uses
     da3, sam3 = da3_status(cfg), sam3_status(cfg)
     out["perception"] = {"da3": da3.available, "sam3": sam3.available,
                          "missing": {m.name: m.missing for m in (da3, sam3) if not m.available}}

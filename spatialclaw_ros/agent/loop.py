@@ -372,7 +372,9 @@ class QueryRun:
         self.transcript.message("assistant", reply.text, phase="vlm side query",
                                 duration_s=reply.duration_s, prompt_tokens=reply.prompt_tokens,
                                 completion_tokens=reply.completion_tokens)
-        return {"text": reply.text}
+        # the size each image was sent at (grounding boxes come back in those pixels)
+        return {"text": reply.text, "sent_sizes": [_sent_size(img, self.cfg.vlm.image_max_side)
+                                                   for img in images]}
 
 
 def unanswered_error(run: "QueryRun", default: SpatialClawError) -> SpatialClawError:
@@ -387,6 +389,17 @@ def unanswered_error(run: "QueryRun", default: SpatialClawError) -> SpatialClawE
         if exc.code == ErrorCode.MODEL_UNAVAILABLE:
             return type(exc)(f"{exc.message} ({default.message[:300]})")
     return default
+
+
+def _sent_size(img: Any, max_side: int) -> list[int]:
+    """(width, height) of an image after jpeg_data_url's downscaling to ``max_side``."""
+    import numpy as np
+
+    h, w = np.asarray(img).shape[:2]
+    if max(w, h) > max_side > 0:
+        s = max_side / max(w, h)
+        return [max(1, round(w * s)), max(1, round(h * s))]
+    return [int(w), int(h)]
 
 
 def _dead(session: Any) -> bool:

@@ -31,7 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of `spatialclaw query`."""
     from spatialclaw_ros.agent.types import AnswerType, Executor
 
-    p.add_argument("--bag", metavar="BAG", help="rosbag2 directory, or a .mcap / .db3 file")
+    p.add_argument("--bag", metavar="BAG",
+                   help="rosbag2 directory, or a .mcap / .db3 file; object names come from its "
+                        "instance-label legend topic (<labels topic>/legend), else from a "
+                        "simulation sidecar <bag>.scene.json beside it (`spatialclaw info` says "
+                        "which)")
     p.add_argument("--memory", metavar="DIR",
                    help="a spatial memory directory (memory.dir of a node): ask over everything it kept; "
                         "tools.Memory searches and loads its keyframes (with --bag, the bag gives the frames)")

@@ -19,7 +19,26 @@ PRESETS: dict[str, list[dict]] = {
     ],
     # spatialclaw_ros/data: the demo scene.
     "demo": [{"name": "demo_scene", "seed": 7, "frames": 6, "max_questions": 12}],
+    # test/data/styles: recordings as real robots make them (issue 14). Ground truth goes to
+    # truth/<name>.scene.json, never beside the bag: queries see only what the bag holds.
+    "styles": [
+        # RealSense driver topic names, sqlite3, 16UC1 mm depth with depth-dependent noise and
+        # dropouts at edges, raw colour
+        {"name": "rs_sqlite_mm", "max_questions": 12, "seed": 31, "frames": 4, "fps": 1.5,
+         "topic_style": "realsense", "storage": "sqlite3", "depth_encoding": "16UC1",
+         "noise": {"sigma_per_m2": 0.001, "edge_dropout": 0.5, "edge_width_px": 2}},
+        # JPEG CompressedImage colour, 32FC1 depth, MCAP
+        {"name": "jpeg_mcap", "max_questions": 12, "seed": 32, "frames": 8, "fps": 2.0, "color_format": "jpeg"},
+        # no depth topic at all
+        {"name": "no_depth", "max_questions": 12, "seed": 33, "frames": 6, "fps": 2.0, "width": 160, "height": 120,
+         "depth_encoding": "none"},
+        # 12 s at 4 Hz, the camera walks slowly: early objects leave the view
+        {"name": "long_slow", "max_questions": 12, "seed": 34, "frames": 49, "fps": 4.0, "width": 160, "height": 120,
+         "color_format": "jpeg", "depth_encoding": "16UC1",
+         "noise": {"sigma_per_m2": 0.001, "edge_dropout": 0.3, "edge_width_px": 1}},
+    ],
 }
+TRUTH_DIR = {"styles": "truth"}      # presets whose sidecars live apart from the bags
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,8 +53,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fovy", type=float, default=55.0, help="vertical field of view, degrees")
     p.add_argument("--frames", type=int, default=10, help="camera frames")
     p.add_argument("--fps", type=float, default=2.0, help="camera frame rate, Hz")
-    p.add_argument("--depth-encoding", choices=["32FC1", "16UC1"], default="32FC1",
-                   help="depth image encoding: float metres or uint16 millimetres")
+    p.add_argument("--depth-encoding", choices=["32FC1", "16UC1", "none"], default="32FC1",
+                   help="depth image encoding: float metres, uint16 millimetres, or none (no depth "
+                        "topic)")
+    p.add_argument("--topic-style", choices=["default", "realsense"], default="default",
+                   help="topic names: ours (/camera/color/...) or the RealSense driver's "
+                        "(/camera/camera/color/...)")
+    p.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap", help="rosbag2 storage")
+    p.add_argument("--color-format", choices=["rgb8", "jpeg"], default="rgb8",
+                   help="colour as raw rgb8 Image or JPEG CompressedImage (<topic>/compressed)")
+    p.add_argument("--no-legend", action="store_true",
+                   help="do not publish the instance-label legend topic")
     p.add_argument("--depth-noise", type=float, default=0.0, metavar="K",
                    help="Gaussian depth noise sigma = K * z^2 metres (e.g. 0.003); 0 = none")
     p.add_argument("--edge-dropout", type=float, default=0.0, metavar="P",
@@ -60,7 +88,8 @@ def _options_from_args(args: argparse.Namespace, seed: int):  # noqa: ANN202 - S
                       noise=DepthNoise(sigma_per_m2=args.depth_noise, edge_dropout=args.edge_dropout,
                                        edge_width_px=2 if args.edge_dropout else 1),
                       max_questions=args.max_questions, renderer=args.renderer,
-                      light=args.light)
+                      light=args.light, topic_style=args.topic_style, storage=args.storage,
+                      color_format=args.color_format, legend=not args.no_legend)
 
 
 def preset_jobs(preset: str, *, width: int = 320, height: int = 240,
@@ -74,8 +103,8 @@ def preset_jobs(preset: str, *, width: int = 320, height: int = 240,
         spec = dict(spec)
         name = spec.pop("name")
         noise = DepthNoise(**spec.pop("noise", {}))
-        jobs.append((name, SimOptions(width=width, height=height, noise=noise, renderer=renderer,
-                                      **spec)))
+        size = {"width": spec.pop("width", width), "height": spec.pop("height", height)}
+        jobs.append((name, SimOptions(noise=noise, renderer=renderer, **size, **spec)))
     return jobs
 
 
@@ -103,6 +132,8 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
             print(f"spatialclaw sim: {name}: {exc}", file=sys.stderr)
             return 2
         s = g.scene
+        if args.preset in TRUTH_DIR:
+            g = _move_sidecar(g, out / TRUTH_DIR[args.preset])
         print(f"{g.bag}  seed={opts.seed} {opts.width}x{opts.height} frames={opts.frames} "
               f"depth={opts.depth_encoding} noise={'on' if opts.noise.enabled else 'off'} "
               f"renderer={s['rendered_by']} "
@@ -110,3 +141,19 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
               f"({time.monotonic() - t0:.1f} s)")
         print(f"  sidecar: {g.sidecar}")
     return 0
+
+
+def _move_sidecar(g, truth_dir: Path):  # noqa: ANN001, ANN202 - GeneratedScene
+    """Put the ground truth in ``truth_dir`` (bag named relative to it), none beside the bag."""
+    import json
+    import os
+
+    from spatialclaw_ros.sim.generate import GeneratedScene, SIDECAR_SUFFIX
+
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    scene = dict(g.scene)
+    scene["bag"] = os.path.relpath(g.bag, truth_dir)
+    side = truth_dir / (g.bag.name + SIDECAR_SUFFIX)
+    side.write_text(json.dumps(scene, indent=1) + "\n")
+    g.sidecar.unlink()
+    return GeneratedScene(bag=g.bag, sidecar=side, scene=scene)

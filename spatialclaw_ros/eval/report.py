@@ -37,9 +37,10 @@ def _group_table(title: str, groups: list[GroupSummary], overall: GroupSummary) 
     rows = "".join(
         f"<tr><td>{html.escape(g.name)}</td><td class=num>{g.n}</td><td class=num>{g.answered}</td>"
         f"<td class=num><span class=bar style='width:{int(80 * g.mean_score)}px'></span>"
-        f"{g.mean_score:.3f}</td></tr>" for g in groups + [overall])
+        f"{g.mean_score:.3f}</td><td class=num>{g.wrong}</td><td class=num>{g.cannot_answer}</td>"
+        "</tr>" for g in groups + [overall])
     return (f"<h2>By {html.escape(title)}</h2><table><tr><th>{html.escape(title)}</th><th>n</th>"
-            f"<th>answered</th><th>score</th></tr>{rows}</table>")
+            f"<th>answered</th><th>score</th><th>wrong</th><th>cannot answer</th></tr>{rows}</table>")
 
 
 def _thumb(path: Path) -> str:

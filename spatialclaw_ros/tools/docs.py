@@ -137,9 +137,9 @@ def _render_tool(name: str, cls: type) -> list[str]:
 def result_classes() -> list[type]:
     """The result types the tools return, in documentation order."""
     from spatialclaw_ros.tools.graph import Edge, Node, SceneGraph
-    from spatialclaw_ros.tools.results import (Box3D, CameraMotion, Closest, Direction, Point, PointCloud,
+    from spatialclaw_ros.tools.results import (Amodal, Box3D, CameraMotion, Closest, Direction, Point, PointCloud,
                                                Reconstruction, Segmentation)
-    return [Reconstruction, Segmentation, Point, PointCloud, Closest, Box3D, Direction, CameraMotion,
+    return [Reconstruction, Segmentation, Point, PointCloud, Closest, Box3D, Amodal, Direction, CameraMotion,
             SceneGraph, Node, Edge]
 
 

@@ -11,7 +11,7 @@ from spatialclaw_ros.errors import NoTransformError, NoValidDepthError
 from spatialclaw_ros.tools.base import Tool
 from spatialclaw_ros.tools.context import KernelContext
 from spatialclaw_ros.tools.reconstruct import ReconstructTool, check_frame_index, transform_points
-from spatialclaw_ros.tools.results import (Box3D, CameraMotion, Closest, Direction, Point, PointCloud,
+from spatialclaw_ros.tools.results import (Amodal, Box3D, CameraMotion, Closest, Direction, Point, PointCloud,
                                            Segmentation)
 
 FRAME_KINDS = ("camera", "fixed", "base")
@@ -36,6 +36,161 @@ def depth_cluster(z: np.ndarray, gap_m: float | None = None) -> np.ndarray:
     keep = np.zeros(len(z), dtype=bool)
     keep[order[lo:hi + 1]] = True
     return keep
+
+
+def surface_parts(us: np.ndarray, vs: np.ndarray, z: np.ndarray, K: np.ndarray,
+                  gap_m: float | None = None, depth_img: np.ndarray | None = None) -> np.ndarray:
+    """Bool mask of the mask pixels on the object's surface, every part of a multi-part object kept.
+
+    First the contiguous depth run around the median depth (``depth_cluster``): mask edges that
+    bleed onto a farther background fall outside it. The pixels it dropped are then split into
+    surfaces connected on the image grid (4-neighbours whose depths differ by < max(gap, 5 % of
+    the depth)); a surface comes back when it lies inside the kept depth range and within ``gap``
+    of the kept points in 3-D (repeatedly): a table's back legs, a chair's seat behind its
+    backrest, a book's top seen at a grazing angle. With the frame's ``depth_img``, a surface that
+    continues outside the mask (the floor or table a loose mask bled onto) never comes back.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(z)
+    keep = depth_cluster(z, gap_m)
+    if n < 5 or keep.all():
+        return keep
+    zmed = float(np.median(z))
+    gap = max(0.02, 0.02 * zmed) if gap_m is None else float(gap_m)
+    u0, v0 = int(us.min()), int(vs.min())
+    w, h = int(us.max()) - u0 + 1, int(vs.max()) - v0 + 1
+    grid = np.full((h, w), -1, np.int64)
+    drop = np.flatnonzero(~keep)
+    grid[vs[drop] - v0, us[drop] - u0] = np.arange(len(drop))
+    zd = z[drop]
+    a_list, b_list = [], []
+    for ga, gb in ((grid[:, :-1], grid[:, 1:]), (grid[:-1, :], grid[1:, :])):
+        ok = (ga >= 0) & (gb >= 0)
+        ia, ib = ga[ok], gb[ok]
+        near = np.abs(zd[ia] - zd[ib]) < np.maximum(gap, 0.05 * np.minimum(zd[ia], zd[ib]))
+        a_list.append(ia[near])
+        b_list.append(ib[near])
+    a, b = np.concatenate(a_list), np.concatenate(b_list)
+    g = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(len(drop), len(drop)))
+    ncomp, comp = connected_components(g, directed=False)
+    pts = np.stack([(us - K[0, 2]) * z / K[0, 0], (vs - K[1, 2]) * z / K[1, 1], z], axis=1)
+    join = max(gap, 0.03 * zmed)
+    todo = set(range(ncomp))
+    while todo:
+        kept_pts = pts[keep]
+        tree = cKDTree(kept_pts[::max(1, len(kept_pts) // 4000)])
+        added = []
+        for c in sorted(todo):
+            idx = drop[comp == c]
+            if depth_img is not None and _continues_outside(depth_img, us, vs, idx, gap):
+                continue
+            d = tree.query(pts[idx], k=1, distance_upper_bound=2 * join)[0]
+            if np.isfinite(d).any() and float(d.min()) < join:
+                keep[idx] = True
+                added.append(c)
+        if not added:
+            break
+        todo -= set(added)
+    return keep
+
+
+def fit_amodal(pts: np.ndarray, shape: str, support_z: float | None, frame: str) -> Amodal:
+    """Fit one upright shape (box, cylinder) or a sphere to (N, 3) fixed-frame points."""
+    notes: list[str] = []
+    top = float(pts[:, 2].max())
+    bottom = float(pts[:, 2].min()) if support_z is None else min(float(support_z), top)
+    xy = pts[:, :2]
+    if shape == "sphere":
+        A = np.c_[2 * pts, np.ones(len(pts))]
+        sol, *_ = np.linalg.lstsq(A, (pts ** 2).sum(axis=1), rcond=None)
+        c = sol[:3]
+        r = float(np.sqrt(max(sol[3] + c @ c, 0.0)))
+        res = np.linalg.norm(pts - c, axis=1) - r
+        rms = float(np.sqrt(np.mean(res ** 2)))
+        unc = rms + r / np.sqrt(len(pts)) * 3
+        return Amodal("sphere", c, np.full(3, 2 * r), np.eye(3), unc, rms, frame, None, notes)
+    if shape == "cylinder":
+        A = np.c_[2 * xy, np.ones(len(xy))]
+        sol, *_ = np.linalg.lstsq(A, (xy ** 2).sum(axis=1), rcond=None)
+        cxy = sol[:2]
+        r = float(np.sqrt(max(sol[2] + cxy @ cxy, 0.0)))
+        res = np.linalg.norm(xy - cxy, axis=1) - r
+        # points on the top disc are inside the circle, not on it: score the side wall only
+        side = pts[:, 2] < top - 0.1 * max(top - bottom, 1e-3)
+        rms = float(np.sqrt(np.mean(res[side] ** 2))) if side.sum() >= 5 else \
+            float(np.sqrt(np.mean(np.minimum(res, 0) ** 2)))
+        c = np.array([cxy[0], cxy[1], (top + bottom) / 2])
+        unc = rms + r / np.sqrt(len(pts)) * 3
+        return Amodal("cylinder", c, np.array([2 * r, 2 * r, top - bottom]), np.eye(3), unc, rms,
+                      frame, support_z, notes)
+    # box: minimum-area rectangle of the footprint (rotating the convex hull's edges)
+    from scipy.spatial import ConvexHull
+
+    try:
+        hull = xy[ConvexHull(xy).vertices]
+    except Exception:  # noqa: BLE001 - degenerate (collinear) footprint
+        hull = xy
+    best = None
+    for k in range(len(hull)):
+        e = hull[(k + 1) % len(hull)] - hull[k]
+        n_e = float(np.linalg.norm(e))
+        if n_e < 1e-9:
+            continue
+        ax = e / n_e
+        R2 = np.array([ax, [-ax[1], ax[0]]]).T
+        loc = hull @ R2
+        lo, hi = loc.min(axis=0), loc.max(axis=0)
+        area = float(np.prod(hi - lo))
+        if best is None or area < best[0]:
+            best = (area, R2, lo, hi)
+    if best is None:
+        R2, lo, hi = np.eye(2), xy.min(axis=0), xy.max(axis=0)
+    else:
+        _, R2, lo, hi = best
+    ext = hi - lo
+    loc = xy @ R2
+    # distance of each point to the nearest vertical face (points on the top face excluded)
+    d_face = np.minimum.reduce([loc[:, 0] - lo[0], hi[0] - loc[:, 0], loc[:, 1] - lo[1], hi[1] - loc[:, 1]])
+    side = pts[:, 2] < top - 0.1 * max(top - bottom, 1e-3)
+    rms = float(np.sqrt(np.mean(d_face[side] ** 2))) if side.sum() >= 5 else 0.0
+    unc = rms
+    if min(ext) < 0.25 * max(ext) and min(ext) < 0.25 * (top - bottom):
+        notes.append("only one side seen: the depth of the box is unknown (uncertainty covers it)")
+        unc = max(unc, float(max(ext)) / 2)
+    cxy = R2 @ ((lo + hi) / 2)
+    order = [0, 1] if ext[0] >= ext[1] else [1, 0]
+    R = np.eye(3)
+    R[:2, :2] = R2[:, order]
+    if np.linalg.det(R) < 0:
+        R[:, 1] = -R[:, 1]
+    c = np.array([cxy[0], cxy[1], (top + bottom) / 2])
+    return Amodal("box", c, np.array([ext[order[0]], ext[order[1]], top - bottom]), R, unc, rms,
+                  frame, support_z, notes)
+
+
+def _continues_outside(depth: np.ndarray, us: np.ndarray, vs: np.ndarray, idx: np.ndarray,
+                       gap: float) -> bool:
+    """Whether the surface of pixels ``idx`` goes on outside the mask (us, vs) at the same depth."""
+    from scipy import ndimage
+
+    h, w = depth.shape
+    mask = np.zeros((h, w), bool)
+    mask[vs, us] = True
+    part = np.zeros((h, w), bool)
+    part[vs[idx], us[idx]] = True
+    zc = np.where(part, np.nan_to_num(depth, nan=0.0), 0.0)
+    ones = np.ones((3, 3))
+    s = ndimage.convolve(zc, ones, mode="constant")
+    cnt = ndimage.convolve(part.astype(float), ones, mode="constant")
+    outer = (cnt > 0) & ~mask & np.isfinite(depth)
+    if not outer.any():
+        return False
+    local = s[outer] / cnt[outer]
+    zo = depth[outer]
+    same = np.abs(zo - local) < np.maximum(gap, 0.05 * local)
+    return bool(same.mean() > 0.5)
 
 
 def closest_pair(pa: np.ndarray, pb: np.ndarray) -> tuple[float, int, int]:
@@ -195,9 +350,11 @@ class GeometryTool(Tool):
                     outliers: str = "gap", k: float = 3.0, gap_m: float | None = None) -> PointCloud:
         """3-D points (visible surface) of a (H, W) bool mask on a keyframe, with depth outliers removed.
 
-        outliers: "gap" (default) keeps the pixels whose depths form one contiguous range around the
-        median depth (no jump > gap_m, default max(2 cm, 2% of the median depth)): mask edges that bleed
-        onto a farther background are dropped, the object's own surface is kept whole. "mad" also drops
+        outliers: "gap" (default) splits the mask into surfaces connected in depth (no jump > gap_m,
+        default max(2 cm, 2% of the median depth), between neighbouring pixels) and keeps the largest
+        with every other part in its depth range or within max(gap_m, 3% of the depth) of it in 3-D:
+        all parts of a multi-part object stay (a table's back legs, a chair's seat behind its backrest),
+        mask edges that bleed onto a farther background are dropped. "mad" also drops
         depths more than k robust sigmas (1.4826*MAD) from the median (stricter: trims grazing surfaces);
         "statistical" drops points whose mean distance to 8 neighbours exceeds mean + k*std; "none" keeps
         all. Edge pixels on a surface the object touches (table, floor) are not depth outliers: erode the
@@ -226,7 +383,7 @@ class GeometryTool(Tool):
         keep = np.ones(n, dtype=bool)
         notes: list[str] = []
         if outliers == "gap" and n >= 5:
-            keep = depth_cluster(z, gap_m)
+            keep = surface_parts(us, vs, z, rec.K, gap_m, depth_img=rec.depth)
         if outliers == "mad" and n >= 5:
             med = np.median(z)
             sigma = 1.4826 * np.median(np.abs(z - med))
@@ -305,6 +462,39 @@ class GeometryTool(Tool):
             if np.linalg.det(R) < 0:
                 R[:, 2] = -R[:, 2]
         return Box3D(center, size, R, self._frame_name(points, kind, fi), "obb")
+
+    def amodal(self, points: Any, shape: str = "auto", support_z: Any = "auto") -> Amodal:
+        """Whole-object centre and extent from its visible surface: an upright box, cylinder or sphere fitted to the points.
+
+        Centroids of visible points lean toward the camera; this estimates the true centre. Points in
+        the fixed frame (z up), e.g. mask_points clouds of several keyframes stacked.
+        shape: "box" (min-area footprint of the points seen from above), "cylinder" (circle fit in
+        x-y), "sphere" (sphere fit), or "auto" (the fit with the smallest residual).
+        support_z: height of the surface the object stands on (table top, floor = 0): the bottom of
+        box and cylinder; "auto" = the lowest visible point; None = no support (extent as seen).
+        .uncertainty_m combines the fit residual and, for boxes seen from one side only, the
+        unseen depth (read .notes).
+        Example: `a = tools.Geometry.amodal(mug_cloud, "cylinder"); ReturnAnswer(a.center.tolist(), unit="m", frame=a.frame)`
+        """
+        pts, kind, _, fi = self._points_of(points)
+        if pts.shape[0] < 10:
+            raise ValueError(f"an amodal fit needs at least 10 points, got {pts.shape[0]}")
+        frame = self._frame_name(points, kind, fi)
+        if shape not in ("auto", "box", "cylinder", "sphere"):
+            raise ValueError(f"shape must be auto, box, cylinder or sphere, got {shape!r}")
+        if isinstance(support_z, str):
+            if support_z != "auto":
+                raise ValueError(f"support_z must be a height in metres, 'auto' or None, got {support_z!r}")
+            sz = float(pts[:, 2].min())
+        else:
+            sz = None if support_z is None else float(support_z)
+        fits = [fit_amodal(pts, s_, sz, frame) for s_ in
+                (("box", "cylinder", "sphere") if shape == "auto" else (shape,))]
+        best = min(fits, key=lambda a: a.residual_m)
+        if shape == "auto":
+            best.notes.append("auto: " + ", ".join(f"{a.shape} residual {a.residual_m * 100:.1f} cm"
+                                                    for a in fits))
+        return best
 
     # -- distances and angles ---------------------------------------------------------------------
 

@@ -195,6 +195,64 @@ class Box3D:
 
 
 @dataclass
+class Amodal:
+    """An object's whole shape estimated from its visible surface: centre, extent, uncertainty."""
+
+    shape: str                        # "box", "cylinder" or "sphere"
+    center: np.ndarray                # (3,) metres, the whole object's centre (not the visible surface's)
+    size: np.ndarray                  # (3,) full extents: box (length, width, height); cylinder
+                                      # (diameter, diameter, height); sphere (diameter x3)
+    R: np.ndarray                     # (3, 3) axes (columns) in `frame`
+    uncertainty_m: float              # 1-sigma of centre and extents (fit residual, unseen sides)
+    residual_m: float                 # RMS distance of the points to the fitted surface
+    frame: str
+    support_z: float | None = None    # height of the support plane used (fixed frame z), if any
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def box(self) -> "Box3D":
+        """The estimate as a Box3D (for drawing and for boxes= in ReturnAnswer geometry)."""
+        return Box3D(self.center, self.size, self.R, self.frame, "amodal-" + self.shape)
+
+    def surface_points(self, spacing_m: float = 0.005) -> np.ndarray:
+        """(N, 3) points on the whole fitted surface (hidden sides too), about spacing_m apart, in `frame`."""
+        sp = max(float(spacing_m), 1e-3)
+        c, (a, b, h) = np.asarray(self.center, float), np.asarray(self.size, float) / 2
+        if self.shape == "sphere":
+            n = max(50, int(4 * np.pi * a * a / sp ** 2))
+            k = np.arange(n) + 0.5
+            phi, th = np.arccos(1 - 2 * k / n), np.pi * (1 + 5 ** 0.5) * k
+            return c + a * np.c_[np.cos(th) * np.sin(phi), np.sin(th) * np.sin(phi), np.cos(phi)]
+        if self.shape == "cylinder":
+            nt = max(24, int(2 * np.pi * a / sp))
+            t = np.linspace(0, 2 * np.pi, nt, endpoint=False)
+            zs = np.linspace(-h, h, max(2, int(2 * h / sp) + 1))
+            side = np.c_[np.repeat(a * np.cos(t)[None], len(zs), 0).ravel(),
+                         np.repeat(a * np.sin(t)[None], len(zs), 0).ravel(), np.repeat(zs, nt)]
+            rr = np.linspace(0, a, max(2, int(a / sp) + 1))
+            disc = np.c_[(rr[:, None] * np.cos(t)).ravel(), (rr[:, None] * np.sin(t)).ravel()]
+            caps = np.r_[np.c_[disc, np.full(len(disc), -h)], np.c_[disc, np.full(len(disc), h)]]
+            return c + np.r_[side, caps] @ np.asarray(self.R, float).T
+        half = np.array([a, b, h])
+        faces = []
+        for ax in range(3):
+            o1, o2 = [k for k in range(3) if k != ax]
+            g1 = np.linspace(-half[o1], half[o1], max(2, int(2 * half[o1] / sp) + 1))
+            g2 = np.linspace(-half[o2], half[o2], max(2, int(2 * half[o2] / sp) + 1))
+            m1, m2 = np.meshgrid(g1, g2)
+            for sgn in (-1, 1):
+                f = np.zeros((m1.size, 3))
+                f[:, o1], f[:, o2], f[:, ax] = m1.ravel(), m2.ravel(), sgn * half[ax]
+                faces.append(f)
+        return c + np.concatenate(faces) @ np.asarray(self.R, float).T
+
+    def __repr__(self) -> str:
+        return (f"Amodal(shape={self.shape!r}, center={_vec(self.center)} m, size={_vec(self.size)} m, "
+                f"uncertainty_m={self.uncertainty_m:.3f}, residual_m={self.residual_m:.4f}, "
+                f"frame={self.frame!r})")
+
+
+@dataclass
 class Direction:
     """Where `target` is relative to `reference` in one frame, in words and as a vector."""
 

@@ -13,7 +13,10 @@ from spatialclaw_ros.tools.context import KernelContext
 from spatialclaw_ros.tools.reconstruct import check_frame_index
 from spatialclaw_ros.tools.results import Segmentation
 
-BACKENDS = ("auto", "labels", "sam3")
+BACKENDS = ("auto", "labels", "sam3", "vlm")
+_COLOURS = {"red", "green", "blue", "yellow", "orange", "purple", "violet", "pink", "brown", "black",
+            "white", "gray", "grey", "silver", "gold", "beige", "cyan", "magenta", "teal", "navy",
+            "maroon", "olive", "tan", "cream", "dark", "light"}
 _STOP = {"the", "a", "an", "of", "on", "in", "at", "to", "that", "this", "is"}
 _GENERIC = {"object", "thing", "item", "all", "every", "everything", "anything"}
 _ALL = {"all", "everything", "object", "all object", "every object", "thing", "all thing", "anything"}
@@ -49,11 +52,16 @@ def boxes_of(masks: np.ndarray) -> np.ndarray:
 class SegmentTool(Tool):
     """Instance masks on keyframes: from a text prompt, clicked points or a box, or tracked over frames.
 
-    Backends: "sam3" = SAM 3 in the perception service (any text); "labels" = the simulator's
-    instance-label images, for simulation and tests (the words of the text must match an object's
-    name/class/colour in Metadata['objects']; "white objects" = every white object; without a full
-    match the closest names are used and seg.notes says so). "auto" (default) uses "labels" where the
-    frame has a label image, else "sam3".
+    Backends: "sam3" = SAM 3 in the perception service (any text); "vlm" = grounding without SAM 3:
+    the VLM gives boxes for the text, each box becomes a mask from metric depth (the connected
+    surface in the box minus the support planes: table, floor, wall) - needs depth (sensor or da3);
+    a box prompt uses the box directly. "labels" = instance-label images with a legend
+    (Metadata['objects'], from the bag's legend topic or a simulation; the words of the text must
+    match an object's name/class/colour; "white objects" = every white object). A prompt that names
+    a colour the object does not have never matches it ("black laptop" is not the white laptop): you
+    get 0 masks and seg.notes lists the closest names; closest=True takes them anyway.
+    "auto" (default): "labels" where the frame has label images and a legend, else "sam3" where
+    SAM 3 is set up, else "vlm" (tools.Reconstruct.available() says which are set up).
     Results are Segmentation(masks (N, H, W) bool, scores, boxes xyxy px, labels, ids, frame_index);
     N can be 0 (nothing found: read seg.notes). Pixels are (u=column, v=row).
     """
@@ -63,12 +71,15 @@ class SegmentTool(Tool):
     def __init__(self, ctx: KernelContext, geometry: Any = None) -> None:
         self._ctx = ctx
         self._geometry = geometry          # tools.Geometry, for tracking sam3 masks in 3-D
+        self._vlm_cache: dict[tuple[int, str], Segmentation] = {}
 
     def segment(self, frame_index: int, text: str | None = None, points: Any = None,
-                point_labels: Any = None, box: Any = None, backend: str = "auto") -> Segmentation:
+                point_labels: Any = None, box: Any = None, backend: str = "auto",
+                closest: bool = False) -> Segmentation:
         """Masks on one keyframe from a text prompt, or points [[u, v], ...] (labels 1 = on object, 0 = not), or a box [u0, v0, u1, v1].
 
         Text finds every matching instance (largest first); points/box give the one object under them.
+        closest=True (labels backend): accept the closest known names when none matches every word.
         Example: `seg = tools.SAM3.segment(0, text="red mug"); m = seg.mask(0) if len(seg) else None`
         """
         i = check_frame_index(self._ctx, frame_index)
@@ -83,18 +94,21 @@ class SegmentTool(Tool):
         pts = self._points_arg(points)
         plabels = self._point_labels_arg(point_labels, pts)
         bx = self._box_arg(box)
-        name = self._resolve(i, backend)
+        name = self._resolve(i, backend, text)
         if name == "labels":
-            return self._labels(i, text, pts, plabels, bx)
+            return self._labels(i, text, pts, plabels, bx, closest=closest)
+        if name == "vlm":
+            return self._vlm(i, text, pts, bx)
         return self._sam3(i, text, pts, plabels, bx)
 
     def track(self, text: str, frame_indices: list[int] | None = None, backend: str = "auto",
               match_m: float = 0.15) -> list[Segmentation]:
         """Segment one text prompt on several keyframes (default all) with ids that follow each object across frames.
 
-        labels backend: ids are the simulator's instance ids. sam3 backend: ids are given by matching
-        each mask's 3-D centroid (fixed frame) to the tracks so far, within match_m metres (needs depth
-        and pose; otherwise ids stay -1 and seg.notes says why). Count objects with the distinct ids.
+        labels backend: ids are the label image's instance ids. sam3/vlm backends: a mask joins a track
+        when its 3-D surface (fixed frame) overlaps the track's (30 % of its points within 5 cm) or
+        its centroid is within match_m metres (needs depth and pose; otherwise ids stay -1 and
+        seg.notes says why). Count objects with the distinct ids.
         Example: `segs = tools.SAM3.track("chair"); n = len({i for s in segs for i in s.ids})`
         """
         idx = list(range(len(self._ctx.images))) if frame_indices is None else \
@@ -102,7 +116,9 @@ class SegmentTool(Tool):
         segs = [self.segment(i, text=text, backend=backend) for i in idx]
         if self._geometry is None or all(k >= 0 for s in segs for k in s.ids):
             return segs
-        tracks: list[tuple[int, np.ndarray, int]] = []          # (id, mean centroid, n)
+        from scipy.spatial import cKDTree
+
+        tracks: list[tuple[int, np.ndarray, int, np.ndarray]] = []   # (id, mean centroid, n, points)
         out = []
         for seg in segs:
             ids, notes = list(seg.ids), list(seg.notes)
@@ -115,18 +131,32 @@ class SegmentTool(Tool):
                 except Exception as exc:  # noqa: BLE001 - no depth/pose: this mask stays untracked
                     notes.append(f"mask {k} not tracked: {exc}")
                     continue
-                c = cloud.points.mean(axis=0)
-                best, best_d = -1, float(match_m)
-                for t, (tid, tc, _) in enumerate(tracks):
-                    d = float(np.linalg.norm(tc - c))
-                    if tid not in taken and d <= best_d:
-                        best, best_d = t, d
+                pts = np.asarray(cloud.points)
+                if len(pts) == 0:
+                    continue
+                c = pts.mean(axis=0)
+                sub = pts[::max(1, len(pts) // 1500)]
+                # same object: its surfaces overlap in 3-D (seen from another side the visible
+                # centroid moves, the surface does not), or the centroids are within match_m
+                best, best_key = -1, (0.0, -float(match_m))
+                for t, (tid, tc, _, tp) in enumerate(tracks):
+                    if tid in taken:
+                        continue
+                    d = cKDTree(tp).query(sub, k=1, distance_upper_bound=0.05)[0]
+                    overlap = float(np.isfinite(d).mean())
+                    dc = float(np.linalg.norm(tc - c))
+                    if overlap >= 0.3 or dc <= match_m:
+                        key = (overlap, -dc)
+                        if key > best_key:
+                            best, best_key = t, key
                 if best < 0:
-                    tracks.append((len(tracks) + 1, c, 1))
+                    tracks.append((len(tracks) + 1, c, 1, sub))
                     ids[k] = len(tracks)
                 else:
-                    tid, tc, n = tracks[best]
-                    tracks[best] = (tid, (tc * n + c) / (n + 1), n + 1)
+                    tid, tc, n, tp = tracks[best]
+                    merged = np.concatenate([tp, sub])
+                    tracks[best] = (tid, (tc * n + c) / (n + 1), n + 1,
+                                    merged[::max(1, len(merged) // 3000)])
                     ids[k] = tid
                 taken.add(ids[k])
             out.append(dataclasses.replace(seg, ids=ids, notes=notes))
@@ -142,18 +172,38 @@ class SegmentTool(Tool):
 
     # -- backends ---------------------------------------------------------------------------------
 
-    def _resolve(self, i: int, backend: str) -> str:
+    def _resolve(self, i: int, backend: str, text: str | None = None) -> str:
+        from spatialclaw_ros.tools.reconstruct import perception_status
+
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; use one of {BACKENDS}")
+        c = self._ctx
         if backend == "auto":
-            return "labels" if self._ctx.labels[i] is not None else "sam3"
-        if backend == "labels" and self._ctx.labels[i] is None:
-            raise ValueError(f"frame {i} has no instance-label image (labels exist only in simulation); "
-                             f"use backend='sam3'")
+            pref = str(c.metadata.get("segment_backend") or "auto") if isinstance(c.metadata, dict) \
+                else "auto"
+            if pref in ("sam3", "vlm"):
+                return pref
+            if c.labels[i] is not None and (text is None or self.objects() or pref == "labels"):
+                return "labels"
+            perc = perception_status(c)
+            if perc["sam3"]:
+                return "sam3"
+            if c.call_parent is not None and (c.depths[i] is not None or perc["da3"]):
+                return "vlm"
+            return "labels" if c.labels[i] is not None else "sam3"
+        if backend == "labels" and c.labels[i] is None:
+            raise ValueError(f"frame {i} has no instance-label image (the bag has no label topic); "
+                             f"use backend='vlm' (VLM boxes + depth) or backend='sam3' where SAM 3 is "
+                             "set up (tools.Reconstruct.available())")
         return backend
 
-    def _match_ids(self, text: str) -> tuple[list[int], str]:
-        """Ids of the objects a text prompt names, and a note when the match is only partial."""
+    def _match_ids(self, text: str, closest: bool = False) -> tuple[list[int], str]:
+        """Ids of the objects a text prompt names, and a note when the match is only partial.
+
+        A partial match (the prompt adds words the object's name lacks, e.g. "big", "left") is
+        taken with a note; one that names a colour the object does not have is refused (0 ids and
+        the closest names in the note) unless ``closest``.
+        """
         objs = [o for o in self.objects() if o.get("id") is not None]
         every = sorted(int(o["id"]) for o in objs)
         q = " ".join(_tokens(text))
@@ -177,23 +227,30 @@ class SegmentTool(Tool):
         if hits or not partial:
             return hits, ""
         names = [str(o.get("name")) for o in objs if int(o["id"]) in partial]
+        colours = _COLOURS | {w for o in objs for w in _tokens(o.get("color") or "")}
+        clash = [w for w in qt & colours
+                 if not any(w in set(_tokens(o.get("color") or "")) | set(_tokens(o.get("name") or ""))
+                            for o in objs if int(o["id"]) in partial)]
+        if clash and not closest:
+            return [], (f"no object matches {text!r}: no known object is {'/'.join(sorted(clash))}; "
+                        f"the closest names are {names} (ask for one of them, or pass closest=True)")
         return partial, f"no object matches all of {text!r}; matched the closest names {names}"
 
     def _labels(self, i: int, text: str | None, pts: np.ndarray | None, plabels: np.ndarray | None,
-                bx: np.ndarray | None) -> Segmentation:
+                bx: np.ndarray | None, closest: bool = False) -> Segmentation:
         lab = np.asarray(self._ctx.labels[i])
         h, w = lab.shape
         notes: list[str] = []
         names = {int(o["id"]): str(o.get("name") or "") for o in self.objects() if o.get("id") is not None}
         if text is not None:
             if not names:
-                raise ValueError("the labels backend matches text against Metadata['objects'], which this "
-                                 "query does not have; prompt with points=[[u, v]] or box=[...], or use "
-                                 "backend='sam3'")
-            ids, partial_note = self._match_ids(text)
+                raise ValueError("the labels backend matches text against Metadata['objects'] (the bag's "
+                                 "label legend), which this query does not have; prompt with "
+                                 "points=[[u, v]] or box=[...], or use backend='vlm' (VLM boxes + depth)")
+            ids, partial_note = self._match_ids(text, closest)
             if partial_note:
                 notes.append(partial_note)
-            if not ids:
+            if not ids and not partial_note:
                 notes.append(f"no known object matches {text!r}; known objects: {sorted(set(names.values()))}")
             present = [k for k in ids if np.any(lab == k)]
             if ids and not present:
@@ -239,6 +296,73 @@ class SegmentTool(Tool):
         return Segmentation(masks=masks, scores=np.ones(len(ids)), boxes=boxes_of(masks),
                             labels=[names.get(k, "") for k in ids], ids=ids, frame_index=i,
                             backend="labels", notes=notes)
+
+    def _vlm(self, i: int, text: str | None, pts: np.ndarray | None,
+             bx: np.ndarray | None) -> Segmentation:
+        """Boxes from the VLM (or the given box) -> masks from metric depth inside each box."""
+        from spatialclaw_ros.errors import NoValidDepthError
+        from spatialclaw_ros.tools.grounding import box_to_mask, grounding_prompt, parse_boxes
+
+        c = self._ctx
+        if pts is not None and bx is None and text is None:
+            raise ValueError("backend='vlm' takes a text or a box prompt; for points use "
+                             "backend='sam3', or give a box around them")
+        key = (i, f"{text}|{None if bx is None else [round(float(x), 1) for x in bx]}")
+        if key in self._vlm_cache:
+            return self._vlm_cache[key]
+        rec = None
+        if self._geometry is not None:
+            try:
+                rec = self._geometry._rec.get(i)
+            except (NoValidDepthError, PerceptionError) as exc:
+                raise NoValidDepthError(
+                    f"backend='vlm' turns boxes into masks with depth, and frame {i} has none: "
+                    f"{exc}") from None
+        depth = rec.depth if rec is not None else c.depths[i]
+        if depth is None:
+            raise NoValidDepthError(f"backend='vlm' needs depth on frame {i} (sensor or da3), which "
+                                    "this query does not have; end with ReturnAnswer(None, "
+                                    "reason='needs a depth model') if nothing else answers")
+        K = np.asarray(rec.K if rec is not None else c.cameras[i].K, float)
+        img = c.images[i]
+        h, w = img.shape[:2]
+        notes: list[str] = []
+        if bx is not None:
+            boxes = [(np.asarray(bx, float), str(text or ""), 1.0)]
+        else:
+            if c.call_parent is None:
+                raise PerceptionError("backend='vlm' asks the VLM for boxes, and this kernel has no "
+                                      "line to it")
+            reply = c.call_parent("vlm", {"prompt": grounding_prompt(str(text)),
+                                          "images": [np.ascontiguousarray(img)]})
+            reply_text = str(reply.get("text", "")) if isinstance(reply, dict) else str(reply)
+            sent = None
+            if isinstance(reply, dict) and reply.get("sent_sizes"):
+                sw, sh = reply["sent_sizes"][0]
+                sent = (int(sw), int(sh))
+            found = parse_boxes(reply_text, w, h, sent_size=sent)
+            boxes = [(b.box, b.label or str(text), b.score) for b in found]
+            if not found:
+                notes.append(f"the VLM gave no box for {text!r} in frame {i}: "
+                             f"{reply_text.strip()[:160]!r}")
+        masks, scores, labels, used = [], [], [], []
+        for b, label, score in boxes:
+            m, why = box_to_mask(depth, K, b)
+            if m.any():
+                masks.append(m)
+                scores.append(score)
+                labels.append(label)
+                used.append(b)
+            else:
+                notes.append(f"box {np.round(b, 1).tolist()}: {'; '.join(why)}")
+        order = np.argsort([-int(m.sum()) for m in masks], kind="stable")
+        arr = np.stack([masks[k] for k in order]) if masks else np.zeros((0, h, w), bool)
+        seg = Segmentation(masks=arr, scores=np.asarray([scores[k] for k in order], float),
+                           boxes=np.asarray([used[k] for k in order], float).reshape(-1, 4),
+                           labels=[labels[k] for k in order], ids=[-1] * len(masks),
+                           frame_index=i, backend="vlm", notes=notes)
+        self._vlm_cache[key] = seg
+        return seg
 
     def _sam3(self, i: int, text: str | None, pts: np.ndarray | None, plabels: np.ndarray | None,
               bx: np.ndarray | None) -> Segmentation:

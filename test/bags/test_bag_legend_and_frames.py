@@ -142,3 +142,26 @@ def test_query_cli_with_no_legend_uses_the_sidecar(tmp_path: Path, driver_bag: P
     shutil.copytree(g.bag, tmp_path / "bare")
     assert main(base + ["--bag", str(tmp_path / "bare")]) == 0
     assert capsys.readouterr().out.strip() == "none"
+
+
+def test_missing_depth_model_has_its_own_code_and_says_how(data_dir: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    """No depth, no DA3: MODEL_UNAVAILABLE naming build-engines, and available() tells the truth."""
+    from spatialclaw_ros.cli import main
+
+    prog = tmp_path / "p.py"
+    prog.write_text("a = tools.Reconstruct.available()\n"
+                    "print('AVAIL', a['da3'], a['sam3'], a['vlm_grounding'], any(a['depth']))\n"
+                    "r = tools.Reconstruct.get(0)\n")
+    rc = main(["query", "--bag", str(data_dir / "styles" / "no_depth"), "--question", "x",
+               "--program", str(prog), "--json",
+               "--set", f"agent.transcript_dir={tmp_path / 't'}",
+               "--set", f"perception.engine_dir={tmp_path / 'engines'}"])
+    res = json.loads(capsys.readouterr().out)
+    assert rc == 1 and res["error"]["name"] == "MODEL_UNAVAILABLE" and res["error"]["code"] == 17
+    assert "spatialclaw build-engines --model da3-small" in res["error"]["message"]
+    assert "backend='sam3'" not in res["error"]["message"]       # no circle to another model
+    events = [json.loads(x) for x in Path(res["transcript_path"]).with_suffix(".jsonl")
+              .read_text().splitlines()]
+    out = " ".join(str(e.get("stdout", "")) for e in events if e.get("kind") == "cell")
+    assert "AVAIL False False False False" in out

@@ -119,7 +119,7 @@ def test_labels_backend_without_objects_or_labels():
     assert tb.SAM3.segment(0, points=[[160, 120]]).ids != []
     ctx, _ = make_context(two_balls_scene(), [POSES[0]], objects=OBJECTS, with_labels=False)
     tb = make_toolbox(ctx)
-    with pytest.raises(ValueError, match="use backend='sam3'"):
+    with pytest.raises(ValueError, match="use backend='vlm'.*or backend='sam3'"):
         tb.SAM3.segment(0, text="ball", backend="labels")
     with pytest.raises(PerceptionError, match="perception service"):
         tb.SAM3.segment(0, text="ball")

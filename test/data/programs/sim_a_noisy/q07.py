@@ -4,12 +4,19 @@ import numpy as np
 
 def object_cloud(name, frames=None):
     """Visible-surface points (N, 3) of the object called `name`, in the fixed frame, all keyframes."""
+    avail = tools.Reconstruct.available()
+    if not (any(avail["depth"]) or avail.get("da3")):
+        ReturnAnswer(None, reason="needs a depth model: the recording has no depth and Depth "
+                                  "Anything 3 is not set up")
+        raise RuntimeError("no depth: cannot measure " + repr(name))
     parts = []
     for i in (range(len(InputImages)) if frames is None else frames):
         seg = tools.SAM3.segment(i, text=name)
         if len(seg) == 0:
             continue
         k = seg.labels.index(name) if name in seg.labels else 0
+        if tools.Mask.area(seg.mask(k)) < 20:        # a sliver at the image edge: not measurable
+            continue
         mask = tools.Mask.erode(seg.mask(k), 1) if tools.Mask.area(seg.mask(k)) > 400 else seg.mask(k)
         cloud = tools.Geometry.mask_points(i, mask)
         if len(cloud.points):
@@ -17,6 +24,21 @@ def object_cloud(name, frames=None):
     if not parts:
         raise RuntimeError(f"{name!r} is not visible in any keyframe")
     return np.concatenate(parts)
+
+
+SHAPES = {"ball": "sphere", "mug": "cylinder", "bottle": "cylinder", "cup": "cylinder", "can": "cylinder",
+          "box": "box", "book": "box"}
+
+
+def whole_surface(name, pts):
+    """Visible points plus, for a ball/mug/bottle/box/book, its fitted whole surface (hidden sides)."""
+    shape = SHAPES.get(name.split()[-1])
+    if shape is None or len(pts) < 30:
+        return pts
+    fit = tools.Geometry.amodal(pts, shape)
+    if fit.residual_m > 0.01 or fit.uncertainty_m > 0.02:
+        return pts                                   # a poor fit: keep what was seen
+    return np.concatenate([pts, fit.surface_points(0.004)])
 
 
 def object_height(pts):

@@ -1,0 +1,56 @@
+# jpeg_mcap/q00 (distance_closest): What is the closest distance between the surfaces of the purple ball and the orange ball, in metres?
+import numpy as np
+
+
+def object_cloud(name, frames=None):
+    """Visible-surface points (N, 3) of the object called `name`, in the fixed frame, all keyframes."""
+    avail = tools.Reconstruct.available()
+    if not (any(avail["depth"]) or avail.get("da3")):
+        ReturnAnswer(None, reason="needs a depth model: the recording has no depth and Depth "
+                                  "Anything 3 is not set up")
+        raise RuntimeError("no depth: cannot measure " + repr(name))
+    parts = []
+    for i in (range(len(InputImages)) if frames is None else frames):
+        seg = tools.SAM3.segment(i, text=name)
+        if len(seg) == 0:
+            continue
+        k = seg.labels.index(name) if name in seg.labels else 0
+        if tools.Mask.area(seg.mask(k)) < 20:        # a sliver at the image edge: not measurable
+            continue
+        mask = tools.Mask.erode(seg.mask(k), 1) if tools.Mask.area(seg.mask(k)) > 400 else seg.mask(k)
+        cloud = tools.Geometry.mask_points(i, mask)
+        if len(cloud.points):
+            parts.append(np.asarray(cloud.points))
+    if not parts:
+        raise RuntimeError(f"{name!r} is not visible in any keyframe")
+    return np.concatenate(parts)
+
+
+SHAPES = {"ball": "sphere", "mug": "cylinder", "bottle": "cylinder", "cup": "cylinder", "can": "cylinder",
+          "box": "box", "book": "box"}
+
+
+def whole_surface(name, pts):
+    """Visible points plus, for a ball/mug/bottle/box/book, its fitted whole surface (hidden sides)."""
+    shape = SHAPES.get(name.split()[-1])
+    if shape is None or len(pts) < 30:
+        return pts
+    fit = tools.Geometry.amodal(pts, shape)
+    if fit.residual_m > 0.01 or fit.uncertainty_m > 0.02:
+        return pts                                   # a poor fit: keep what was seen
+    return np.concatenate([pts, fit.surface_points(0.004)])
+
+
+def object_height(pts):
+    """Vertical extent; an object whose lowest visible point is near the floor stands on it (z = 0)."""
+    bottom = pts[:, 2].min()
+    return pts[:, 2].max() - (0.0 if bottom < 0.08 else bottom)
+
+a = whole_surface('purple ball', object_cloud('purple ball'))
+b = whole_surface('orange ball', object_cloud('orange ball'))
+c = tools.Geometry.closest_points(a, b)
+print("closest points", c.point_a.xyz, c.point_b.xyz)
+show(tools.Draw.points3d(InputImages[0], 0, [c.point_a, c.point_b], color=(255, 0, 255), radius=4),
+     title="closest points (keyframe 0)")
+ReturnAnswer(c.distance_m, unit="m",
+             geometry={"closest_points": [c.point_a.tolist(), c.point_b.tolist()], "frame": c.point_a.frame})
