@@ -128,6 +128,22 @@ def read_messages(seg_dir: Path, topics: Iterable[str] | None = None,
 
     f = mcap_file(seg_dir)
     want = set(topics) if topics is not None else None
+    if not (seg_dir / "metadata.yaml").exists():
+        # the segment being recorded (no summary yet): read a copy closed after its last complete record
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="spatialclaw-seg-") as tmp:
+            copy = Path(tmp) / f.name
+            shutil.copyfile(f, copy)
+            _truncate_to_records(copy)
+            yield from _read_file(copy, want, stamps)
+        return
+    yield from _read_file(f, want, stamps)
+
+
+def _read_file(f: Path, want: set[str] | None, stamps: set[int] | None) -> Iterable[tuple[str, str, int, Any]]:
+    from rosbags.highlevel import AnyReader
+
     with AnyReader([f], default_typestore=typestore()) as reader:
         conns = [c for c in reader.connections if want is None or c.topic in want]
         if stamps:

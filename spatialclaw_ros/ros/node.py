@@ -53,6 +53,7 @@ from spatialclaw_ros.msg import StepProgress as StepProgressMsg
 from spatialclaw_ros.ros import conversions as conv
 from spatialclaw_ros.ros.admission import QueryGate
 from spatialclaw_ros.ros.diagnostics import NodeHealth, VlmProbe, health_to_diagnostics
+from spatialclaw_ros.ros.memory_hooks import memory_diagnostic, memory_for_query, start_memory
 from spatialclaw_ros.ros.ingest import Ingest
 from spatialclaw_ros.ros.markers import answer_markers
 from spatialclaw_ros.srv import SpatialQuery as SpatialQueryService
@@ -116,6 +117,9 @@ class SpatialClawNode(Node):
         self.gate = QueryGate(self.cfg.agent.max_concurrent_queries,
                               self.cfg.agent.max_queued_queries)
         self.ingest = Ingest(self.cfg, clock_ns=self._now_ns)
+        self.memory = start_memory(self.cfg, self.get_logger())          # memory hook (memory.enabled)
+        if self.memory is not None:
+            self.ingest.on_keyframe = self.memory.offer
         self._pool = pool
         self._own_pool = pool is None
         self._perception: Any = None
@@ -375,7 +379,8 @@ class SpatialClawNode(Node):
                 program = self.program_hook(request)
                 if program is not None:
                     kwargs["program"] = program
-            result = run_query(request, frames, self.cfg, **kwargs)
+            with memory_for_query(self.memory, frames, kwargs):           # memory hook: tools.Memory
+                result = run_query(request, frames, self.cfg, **kwargs)
         except SpatialClawError as exc:
             result = conv.error_result(exc.code, exc.message)
         except Exception as exc:  # noqa: BLE001 - a bug must not take the node down
@@ -448,8 +453,11 @@ class SpatialClawNode(Node):
     def _publish_diagnostics(self) -> None:
         try:
             self.ingest.tick()
-            self.diagnostics_pub.publish(health_to_diagnostics(
-                self.health(), self.get_clock().now().to_msg(), self.get_name()))
+            arr = health_to_diagnostics(self.health(), self.get_clock().now().to_msg(), self.get_name())
+            if self.memory is not None:                                   # memory hook: /diagnostics
+                self.memory.poll_correction(self.ingest.tf)
+                arr.status.append(memory_diagnostic(self.memory, self.get_name()))
+            self.diagnostics_pub.publish(arr)
         except Exception as exc:  # noqa: BLE001 - diagnostics never take the node down
             self.get_logger().warning(f"diagnostics failed: {exc!r}")
 
@@ -476,6 +484,8 @@ class SpatialClawNode(Node):
         if self._perception is not None:
             self._perception.close()
         self.ingest.close()
+        if self.memory is not None:                                       # memory hook: close the segment
+            self.memory.close()
 
     def destroy_node(self) -> None:
         """Shut down queries and the pool, then destroy the ROS entities."""
