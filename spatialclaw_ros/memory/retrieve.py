@@ -190,23 +190,32 @@ class MemoryReader:
         from spatialclaw_ros.frames.images import (
             camera_model_from_info, image_to_depth_m, image_to_labels, image_to_rgb)
 
-        out = []
         for i in ids:
             r = rows[i]
             p = parts.get(int(r["stamp_ns"]), {})
             if codec.TOPIC_COLOR not in p or codec.TOPIC_INFO not in p:
                 raise KeyError(f"keyframe {i} is in the index but not in segment {r['segment']}; "
                                "the memory may be damaged (reopen it with a MemoryStore to repair)")
+
+        def build(i: int) -> Frame:
+            r = rows[i]
+            p = parts[int(r["stamp_ns"])]
             T = unpack_T(r["T_camera"])
             Tb = unpack_T(r["T_base"])
-            out.append(Frame(
+            return Frame(
                 stamp_ns=int(r["stamp_ns"]), rgb=image_to_rgb(p[codec.TOPIC_COLOR]),
                 camera=camera_model_from_info(p[codec.TOPIC_INFO]),
                 depth=image_to_depth_m(p[codec.TOPIC_DEPTH]) if codec.TOPIC_DEPTH in p else None,
                 labels=image_to_labels(p[codec.TOPIC_LABELS]) if codec.TOPIC_LABELS in p else None,
                 fixed_frame=frame if T is not None else "", T_fixed_camera=None if T is None else Tc @ T,
-                source=f"memory:{self.dir}#{i}", T_fixed_base=None if Tb is None else Tc @ Tb))
-        return out
+                source=f"memory:{self.dir}#{i}", T_fixed_base=None if Tb is None else Tc @ Tb)
+
+        if len(ids) < 4:
+            return [build(i) for i in ids]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as ex:   # cv2 decodes without the GIL
+            return list(ex.map(build, ids))
 
     # ------------------------------------------------------------------ motion
     def trajectory(self, start_ns: int | None = None, end_ns: int | None = None) -> tuple[np.ndarray, np.ndarray]:
