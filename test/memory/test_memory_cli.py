@@ -68,3 +68,20 @@ def test_a_memory_segment_answers_through_query_bag(memory_dir: Path, tmp_path: 
     rc = main(["query", "--bag", str(seg), "--question", "median depth?", "--program", str(prog), "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert rc == 0 and 0.5 < doc["answer"]["number"] < 8.0
+
+
+def test_memory_sim_info_and_eval_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    d = tmp_path / "simmem"
+    assert main(["memory", "sim", str(d), "--minutes", "2", "--restarts", "1"]) == 0
+    qs = json.loads((d / "questions.json").read_text())
+    assert {q["qid"] for q in qs} == {"where_mug_t60", "travel_30_90", "on_table_t60"}
+    capsys.readouterr()
+    assert main(["memory", "info", str(d), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["keyframes"] > 10 and info["frame"] == "odom" and "red mug" in info["objects"]
+    assert main(["memory", "eval", str(d), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["summary"]["exact"] == 1.0 and doc["summary"]["mra_metric"] >= 0.97, doc
+    assert main(["memory", "info", str(tmp_path / "none")]) == 2
