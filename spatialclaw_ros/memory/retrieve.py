@@ -23,6 +23,7 @@ from spatialclaw_ros.memory.store import INDEX_NAME, SEGMENTS
 
 NS = 1_000_000_000
 MAX_RESULTS = 1000
+COMMON_FRACTION = 0.02      # a tag on more keyframes than this is searched by walking keyframes in order
 
 
 class MemoryNotFoundError(FileNotFoundError):
@@ -139,7 +140,13 @@ class MemoryReader:
         for tag in tags or []:
             ids = self.label_ids(str(tag))
             if ids:
-                where.append(f"id IN (SELECT kf FROM kf_labels WHERE label IN ({', '.join('?' * len(ids))}))")
+                marks = ", ".join("?" * len(ids))
+                n = self.db.execute(f"SELECT COUNT(*) FROM kf_labels WHERE label IN ({marks})", ids).fetchone()[0]
+                total = self.db.execute("SELECT MAX(id) FROM keyframes").fetchone()[0] or 1
+                if n > COMMON_FRACTION * total:     # common: walk keyframes in order, stop at the limit
+                    where.append(f"EXISTS (SELECT 1 FROM kf_labels WHERE kf = keyframes.id AND label IN ({marks}))")
+                else:                               # rare: the few matching ids first
+                    where.append(f"id IN (SELECT kf FROM kf_labels WHERE label IN ({marks}))")
                 args += ids
             else:
                 where.append("id IN (SELECT rowid FROM kf_text WHERE kf_text MATCH ?)")
