@@ -64,8 +64,7 @@ class MemoryStore:
     def __init__(self, directory: str | os.PathLike[str], cfg: MemoryConfig | None = None, *,
                  fixed_frame: str = "odom", objects: list[dict[str, Any]] | None = None) -> None:
         self.cfg = cfg or MemoryConfig()
-        if self.cfg.max_disk_mb <= 0:
-            raise ValueError(f"memory.max_disk_mb must be > 0, got {self.cfg.max_disk_mb}")
+        _check_config(self.cfg)
         self.dir = Path(os.path.expanduser(str(directory)))
         self.seg_root = self.dir / SEGMENTS
         self.seg_root.mkdir(parents=True, exist_ok=True)
@@ -294,3 +293,16 @@ class MemoryStore:
                            last_ns=int(r[2] or 0), disk_bytes=self.disk_bytes(),
                            max_disk_bytes=int(self.cfg.max_disk_mb * 2**20), fixed_frame=self.fixed_frame,
                            thinned=int(self.index.get_meta("thinned", 0)), dropped=int(self.index.get_meta("dropped", 0)))
+
+
+def _check_config(c: MemoryConfig) -> None:
+    """Refuse settings that cannot work, saying which key to fix."""
+    bad = [f"memory.{k} must be > 0, got {getattr(c, k)}" for k in
+           ("max_disk_mb", "segment_max_mb", "segment_max_s", "place_cell_m") if not getattr(c, k) > 0]
+    bad += [f"memory.{k} must be >= 0, got {getattr(c, k)}" for k in
+            ("min_interval_s", "min_translation_m", "min_rotation_deg", "revisit_s", "keep_recent_s")
+            if not getattr(c, k) >= 0]
+    if not 1 <= c.jpeg_quality <= 100:
+        bad.append(f"memory.jpeg_quality must be 1..100, got {c.jpeg_quality}")
+    if bad:
+        raise ValueError("; ".join(bad))

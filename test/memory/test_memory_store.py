@@ -236,3 +236,10 @@ def test_a_reopened_store_continues_the_gate_and_ids(tmp_path: Path, world: Synt
             f = world.render(10.0)
             f.fixed_frame = "map"
             st.add_frame(f)
+
+
+def test_bad_settings_are_refused_with_the_key_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="memory.max_disk_mb must be > 0"):
+        MemoryStore(tmp_path / "a", MemoryConfig(max_disk_mb=0))
+    with pytest.raises(ValueError, match="memory.jpeg_quality"):
+        MemoryStore(tmp_path / "b", MemoryConfig(jpeg_quality=0))
