@@ -6,6 +6,7 @@ import logging
 import shutil
 from typing import TYPE_CHECKING
 
+from spatialclaw_ros.memory.index import set_placement
 from spatialclaw_ros.memory.segments import rewrite_segment
 
 if TYPE_CHECKING:
@@ -36,8 +37,11 @@ def _remove(store: "MemoryStore", seg: str, ids: list[int]) -> None:
     keep_stamps = {int(r["stamp_ns"]) for r in rows if int(r["id"]) not in gone}
     path = store.seg_root / seg
     if keep_stamps:
-        size = rewrite_segment(path, lambda _t, s: s in keep_stamps)
+        placed: dict[int, tuple[int, int]] = {}
+        channels: dict[int, tuple[str, str]] = {}
+        size = rewrite_segment(path, lambda _t, s: s in keep_stamps, placed, channels)
         db.execute("UPDATE segments SET bytes=?, n=? WHERE name=?", (size, len(keep_stamps), seg))
+        set_placement(db, seg, placed, channels)
     else:
         shutil.rmtree(path, ignore_errors=True)
         db.execute("DELETE FROM segments WHERE name=?", (seg,))

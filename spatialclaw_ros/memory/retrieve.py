@@ -6,6 +6,7 @@ latest one and say so (``frame`` and ``correction`` in every result).
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -18,7 +19,7 @@ import numpy as np
 from spatialclaw_ros.frames.types import Frame
 from spatialclaw_ros.memory import codec
 from spatialclaw_ros.memory.index import MemoryIndex, camera_yaw, unpack_T, yaw_of
-from spatialclaw_ros.memory.segments import read_messages
+from spatialclaw_ros.memory.segments import mcap_file, read_keyframe_records, read_messages
 from spatialclaw_ros.memory.store import INDEX_NAME, SEGMENTS
 
 NS = 1_000_000_000
@@ -186,11 +187,31 @@ class MemoryReader:
         if missing:
             raise KeyError(f"no keyframe with id {missing} in this memory (thinned away or never stored); "
                            "search again")
-        by_seg: dict[str, set[int]] = defaultdict(set)
-        for r in rows.values():
-            by_seg[r["segment"]].add(int(r["stamp_ns"]))
         parts: dict[int, dict[str, Any]] = defaultdict(dict)
         topics = [codec.TOPIC_COLOR, codec.TOPIC_DEPTH, codec.TOPIC_LABELS, codec.TOPIC_INFO]
+        by_seg: dict[str, set[int]] = defaultdict(set)
+        segs = sorted({str(r["segment"]) for r in rows.values()})
+        channels = {r["name"]: {int(k): tuple(v) for k, v in json.loads(r["channels"] or "{}").items()}
+                    for r in self.db.execute(f"SELECT name, channels FROM segments WHERE name IN "
+                                             f"({', '.join('?' * len(segs))})", segs)}
+        ts = None
+        for r in rows.values():
+            ch = channels.get(r["segment"])
+            if r["chunk_offset"] is not None and ch:
+                # the keyframe's own bytes, found by the index: no bag reader, no scan
+                try:
+                    recs = read_keyframe_records(mcap_file(self.dir / SEGMENTS / r["segment"]), int(r["chunk_offset"]),
+                                                 int(r["chunk_len"]), ch)
+                except (OSError, ValueError):
+                    recs = {}
+                if codec.TOPIC_COLOR in recs:
+                    ts = ts or codec.typestore()
+                    for topic in topics:
+                        if topic in recs:
+                            mt, raw = recs[topic]
+                            parts[int(r["stamp_ns"])][topic] = ts.deserialize_cdr(raw, mt)
+                    continue
+            by_seg[r["segment"]].add(int(r["stamp_ns"]))
         for seg, stamps in by_seg.items():
             for topic, _mt, stamp, msg in read_messages(self.dir / SEGMENTS / seg, topics, stamps):
                 parts[stamp][topic] = msg

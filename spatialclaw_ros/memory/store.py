@@ -20,7 +20,7 @@ import numpy as np
 from spatialclaw_ros.config import MemoryConfig
 from spatialclaw_ros.frames.types import Frame
 from spatialclaw_ros.memory import codec
-from spatialclaw_ros.memory.index import MemoryIndex, camera_yaw, pack_T, yaw_of
+from spatialclaw_ros.memory.index import MemoryIndex, camera_yaw, pack_T, set_placement, yaw_of
 from spatialclaw_ros.memory.keyframes import GateConfig, NoveltyGate
 from spatialclaw_ros.memory.segments import SegmentWriter, repair_segment, segment_bytes
 
@@ -104,13 +104,16 @@ class MemoryStore:
         for name, row in known.items():
             seg = self.seg_root / name
             if row["status"] == "open" or not seg.exists():
-                stamps = repair_segment(seg) if seg.exists() else set()
+                placed: dict[int, tuple[int, int]] = {}
+                channels: dict[int, tuple[str, str]] = {}
+                stamps = repair_segment(seg, placed, channels) if seg.exists() else set()
                 rows = self.index.db.execute("SELECT id, stamp_ns FROM keyframes WHERE segment=?", (name,)).fetchall()
                 lost = [r["id"] for r in rows if r["stamp_ns"] not in stamps]
                 self.index.delete_keyframes(lost)
                 if seg.exists():
                     self.index.db.execute("UPDATE segments SET status='closed', bytes=?, n=? WHERE name=?",
                                           (segment_bytes(seg), len(rows) - len(lost), name))
+                    set_placement(self.index.db, name, placed, channels)
                 else:
                     self.index.db.execute("DELETE FROM segments WHERE name=?", (name,))
                 self.recovered.append(f"segment {name}: kept {len(rows) - len(lost)} keyframes, lost {len(lost)}")
@@ -221,16 +224,20 @@ class MemoryStore:
             distortion_model=frame.camera.distortion_model, optical_frame=frame.camera.frame_id,
             fixed_frame=self.fixed_frame, T_fixed_camera=T, base_frame=base_frame, T_fixed_base=base,
             tags=all_tags, jpeg_quality=self.cfg.jpeg_quality)
+        n_channels = len(self._writer.channels)
         for topic, msgtype, msg in enc.messages:
             self._writer.write(topic, msgtype, stamp, msg)
-        self._writer.flush()
+        offset, length = self._writer.flush()
+        if len(self._writer.channels) != n_channels:
+            set_placement(self.index.db, self._seg_name, {}, self._writer.channels)
         place = self.gate.accept(stamp, T, labels)
         pos = (None, None, None) if T is None else tuple(float(v) for v in T[:3, 3])
         row = {"id": kid, "stamp_ns": stamp, "segment": self._seg_name, "x": pos[0], "y": pos[1], "z": pos[2],
                "yaw": None if T is None else camera_yaw(T), "frame": self.fixed_frame if T is not None else "",
                "camera": frame.camera.frame_id, "place": place, "tags": "; ".join(all_tags), "caption": "",
                "T_camera": pack_T(T), "T_base": pack_T(base), "base_frame": base_frame, "bytes": enc.nbytes,
-               "has_depth": int(frame.depth is not None), "has_labels": int(frame.labels is not None)}
+               "has_depth": int(frame.depth is not None), "has_labels": int(frame.labels is not None),
+               "chunk_offset": offset if offset >= 0 else None, "chunk_len": length if offset >= 0 else None}
         self.index.add_keyframe(row, vis)
         self.index.db.execute("UPDATE segments SET end_ns=?, n=n+1, bytes=? WHERE name=?",
                               (stamp, self._writer.size_bytes(), self._seg_name))
