@@ -24,7 +24,8 @@ MAP_FRAME = "map"
 class MemoryRecorder:
     """Owns a MemoryStore on its own thread."""
 
-    def __init__(self, cfg: Config, *, objects: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, cfg: Config, *, objects: list[dict[str, Any]] | None = None,
+                 is_idle: Any = None) -> None:
         self.cfg = cfg
         self.store = MemoryStore(cfg.memory.dir, cfg.memory, fixed_frame=cfg.fixed_frame, objects=objects)
         self._q: queue.Queue[Frame | None] = queue.Queue(maxsize=QUEUE_MAX)
@@ -37,6 +38,12 @@ class MemoryRecorder:
         self._thread = threading.Thread(target=self._loop, name="memory-recorder", daemon=True)
         self._closed = False
         self._thread.start()
+        self.captioner: Any = None
+        if cfg.memory.captions_per_hour > 0 and is_idle is not None:
+            from spatialclaw_ros.memory.captions import IdleCaptioner
+
+            self.captioner = IdleCaptioner(str(self.store.dir), cfg, is_idle)
+            self.captioner.start()
 
     @property
     def directory(self) -> str:
@@ -96,6 +103,8 @@ class MemoryRecorder:
     def status(self) -> dict[str, Any]:
         """Keyframes, span, disk used and budget, offered/dropped/errors (for /diagnostics)."""
         out = dict(self._stats)
+        if self.captioner is not None:
+            out.update({"captioned": self.captioner.captioned, "captions_preempted": self.captioner.preempted})
         out.update({"dir": self.directory, "offered": self.offered, "recorder_dropped": self.dropped,
                     "errors": self.errors, "last_error": self.last_error, "correction": self.correction_detail, "queue": self._q.qsize()})
         return out
@@ -113,6 +122,8 @@ class MemoryRecorder:
         if self._closed:
             return
         self._closed = True
+        if self.captioner is not None:
+            self.captioner.close()
         self._q.put(None)
         self._thread.join(timeout=30.0)
         with self._lock:

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 INDEX_NAME = "index.sqlite"
 SEGMENTS = "segments"
 MIN_LABEL_PIXELS = 20
-TRAJ_MIN_M, TRAJ_MIN_DEG, TRAJ_MAX_S = 0.02, 2.0, 1.0
+TRAJ_MIN_M, TRAJ_MIN_DEG, TRAJ_MAX_S = 0.02, 2.0, 10.0   # a stationary robot: one pose per 10 s
 
 
 @dataclass
@@ -307,7 +307,8 @@ def _check_config(c: MemoryConfig) -> None:
     bad = [f"memory.{k} must be > 0, got {getattr(c, k)}" for k in
            ("max_disk_mb", "segment_max_mb", "segment_max_s", "place_cell_m") if not getattr(c, k) > 0]
     bad += [f"memory.{k} must be >= 0, got {getattr(c, k)}" for k in
-            ("min_interval_s", "min_translation_m", "min_rotation_deg", "revisit_s", "keep_recent_s")
+            ("min_interval_s", "min_translation_m", "min_rotation_deg", "revisit_s", "keep_recent_s",
+             "captions_per_hour")
             if not getattr(c, k) >= 0]
     if not 1 <= c.jpeg_quality <= 100:
         bad.append(f"memory.jpeg_quality must be 1..100, got {c.jpeg_quality}")

@@ -9,14 +9,16 @@ from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from spatialclaw_ros.config import Config
 
 
-def start_memory(cfg: Config, logger: Any) -> Any:
-    """A MemoryRecorder when memory.enabled (None otherwise, or when it cannot start: logged, the node runs on)."""
+def start_memory(cfg: Config, logger: Any, is_idle: Any = None) -> Any:
+    """A MemoryRecorder when memory.enabled (None otherwise, or when it cannot start: logged, the node runs on).
+
+    ``is_idle()`` says no query runs: idle-time captions (memory.captions_per_hour) only run then."""
     if not cfg.memory.enabled:
         return None
     try:
         from spatialclaw_ros.memory.recorder import MemoryRecorder
 
-        rec = MemoryRecorder(cfg)
+        rec = MemoryRecorder(cfg, is_idle=is_idle)
     except Exception as exc:  # noqa: BLE001 - the node serves live queries without a memory
         logger.error(f"memory disabled: cannot open memory.dir {cfg.memory.dir!r}: {exc}")
         return None
@@ -55,6 +57,7 @@ def memory_diagnostic(recorder: Any, node_name: str) -> DiagnosticStatus:
     elif s["disk_mb"] > s["max_disk_mb"]:
         level, msg = DiagnosticStatus.WARN, msg + "; over budget (only last views of places left)"
     keys = ("keyframes", "segments", "span_s", "disk_mb", "max_disk_mb", "first_ns", "last_ns", "thinned",
-            "dropped", "offered", "recorder_dropped", "errors", "queue", "dir")
+            "dropped", "offered", "recorder_dropped", "errors", "queue", "dir", "captioned", "captions_preempted")
+    keys = tuple(k for k in keys if k in s)
     return DiagnosticStatus(level=level, name=f"{node_name}: memory", message=msg, hardware_id=node_name,
                             values=[KeyValue(key=k, value=str(s.get(k))) for k in keys])

@@ -117,7 +117,8 @@ class SpatialClawNode(Node):
         self.gate = QueryGate(self.cfg.agent.max_concurrent_queries,
                               self.cfg.agent.max_queued_queries)
         self.ingest = Ingest(self.cfg, clock_ns=self._now_ns)
-        self.memory = start_memory(self.cfg, self.get_logger())          # memory hook (memory.enabled)
+        self.memory = start_memory(self.cfg, self.get_logger(),          # memory hook (memory.enabled)
+                                   is_idle=lambda: self.gate.counts().running + self.gate.counts().queued == 0)
         if self.memory is not None:
             self.ingest.on_keyframe = self.memory.offer
         self._pool = pool
