@@ -3,6 +3,8 @@
 - `sim DIR --minutes 10`: the synthetic room (objects move, leave, appear; the robot loops and
   revisits) recorded at a low rate into a memory directory, with `--restarts N` closes and reopens
   of the store on the way; writes DIR/questions.json (exact answers, reference programs).
+- `record DIR --bag BAG`: the frames of a rosbag (e.g. a `spatialclaw sim` scene) offered to a memory
+  as the node would (novelty gate, disk budget); a `<bag>.scene.json` sidecar gives the object legend.
 - `info DIR`: keyframes, span, disk, frame and correction, objects.
 - `eval DIR`: every question of DIR/questions.json through the real loop (reference programs in the
   sandboxed kernel, or the VLM with --vlm), scored with MRA / exact match.
@@ -19,7 +21,8 @@ from spatialclaw_ros.config import Config
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of `spatialclaw memory`."""
-    p.add_argument("action", choices=["sim", "info", "eval"])
+    p.add_argument("action", choices=["sim", "record", "info", "eval"])
+    p.add_argument("--bag", metavar="BAG", help="record: the rosbag whose frames go into the memory")
     p.add_argument("dir", metavar="DIR", help="memory directory")
     p.add_argument("--minutes", type=float, default=10.0, help="sim: simulated minutes (>= 8 for every question)")
     p.add_argument("--rate", type=float, default=1.0, help="sim: camera frames per second offered to the memory")
@@ -33,6 +36,8 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     d = Path(args.dir).expanduser()
     if args.action == "sim":
         return _sim(d, args, cfg)
+    if args.action == "record":
+        return _record(d, args, cfg)
     from spatialclaw_ros.memory.retrieve import MemoryNotFoundError, MemoryReader
 
     try:
@@ -70,6 +75,37 @@ def _sim(d: Path, args: argparse.Namespace, cfg: Config) -> int:
     (d / "questions.json").write_text(json.dumps(
         [{"qid": q.qid, "kind": q.kind, **q.question, "program": q.program} for q in qs], indent=2))
     print(f"{len(qs)} questions with exact answers in {d / 'questions.json'}")
+    return 0
+
+
+def _record(d: Path, args: argparse.Namespace, cfg: Config) -> int:
+    from spatialclaw_ros.bags.reader import load_bag
+    from spatialclaw_ros.errors import SpatialClawError
+    from spatialclaw_ros.eval.scenes import sidecar_objects
+    from spatialclaw_ros.memory.store import MemoryStore
+
+    if not args.bag:
+        print("spatialclaw memory record: --bag BAG is required", file=sys.stderr)
+        return 2
+    try:
+        data = load_bag(args.bag, cfg, select_keyframes=False)
+    except SpatialClawError as exc:
+        print(f"spatialclaw memory record: {exc.message}", file=sys.stderr)
+        return 1
+    try:
+        objects = sidecar_objects(args.bag) or None
+    except (OSError, ValueError):
+        objects = None
+    added = 0
+    with MemoryStore(d, cfg.memory, fixed_frame=data.fixed_frame or cfg.fixed_frame, objects=objects) as st:
+        for f in data.frames:
+            if f.T_fixed_base is not None:
+                st.add_pose(int(f.stamp_ns), f.T_fixed_base)
+            if st.add_frame(f) is not None:
+                added += 1
+        s = st.stats()
+    print(f"{len(data.frames)} frames offered, {added} keyframes added; memory: {s.keyframes} keyframes, "
+          f"{s.disk_bytes / 2**20:.2f} MB")
     return 0
 
 

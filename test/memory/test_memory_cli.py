@@ -85,3 +85,25 @@ def test_memory_sim_info_and_eval_commands(tmp_path: Path, capsys: pytest.Captur
     doc = json.loads(capsys.readouterr().out)
     assert doc["summary"]["exact"] == 1.0 and doc["summary"]["mra_metric"] >= 0.97, doc
     assert main(["memory", "info", str(tmp_path / "none")]) == 2
+
+
+def test_memory_record_a_sim_bag_then_ask_over_it(data_dir: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    d = tmp_path / "bagmem"
+    assert main(["memory", "record", str(d), "--bag", str(data_dir / "sim_a"),
+                 "--set", "memory.min_interval_s=0.0", "--set", "memory.min_translation_m=0.05"]) == 0
+    capsys.readouterr()
+    prog = tmp_path / "p.py"
+    prog.write_text("r = tools.Memory.last_seen('green mug')\n"
+                    "i = tools.Memory.load([r])[0]\n"
+                    "p = tools.Geometry.centroid(tools.Geometry.mask_points(i, tools.SAM3.segment(i, text='green mug').mask(0)))\n"
+                    "ReturnAnswer(p.tolist(), frame=p.frame)\n")
+    rc = main(["query", "--memory", str(d), "--question", "where was the green mug?", "--program", str(prog),
+               "--json", "--answer-type", "point"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0, doc
+    scene = json.loads((data_dir / "sim_a.scene.json").read_text())
+    mug = next(o for o in scene["objects"] if o["name"] == "green mug")
+    assert np.linalg.norm(np.subtract(doc["answer"]["point"], mug["centroid"])) < 0.06
