@@ -16,7 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("eval", "run a question set and score it (MRA, exact match)"),
     "sim": ("sim", "generate synthetic MuJoCo scenes as rosbags with ground truth"),
     "build-engines": ("build_engines", "export perception models to ONNX and TensorRT"),
-    "bench": ("bench", "benchmarks: kernel, ingest, perception"),
+    "bench": ("bench", "benchmarks: kernel, ingest, perception, memory"),
+    "memory": ("memory", "spatial memory: record a long simulated run, show a memory, run its question set"),
 }
 
 

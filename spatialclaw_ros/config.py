@@ -123,6 +123,7 @@ class MemoryConfig:
     revisit_s: float = 60.0         # a place seen longer ago than this gets a new keyframe
     jpeg_quality: int = 90          # colour; depth and labels are stored lossless (PNG)
     keep_recent_s: float = 600.0    # retention never thins the last this-many seconds
+    captions_per_hour: float = 0.0  # VLM captions of keyframes in idle time (FTS5-searchable); 0 = off
 
 
 @dataclass

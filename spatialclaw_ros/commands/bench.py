@@ -1,4 +1,4 @@
-"""`spatialclaw bench kernel|ingest|perception`: benchmarks (figures, not tests).
+"""`spatialclaw bench kernel|ingest|perception|memory`: benchmarks (figures, not tests).
 
 Each target's module is imported only when that target runs, so `spatialclaw --help` stays light
 and a target whose module is not in this build says so instead of failing the whole command.
@@ -17,6 +17,8 @@ TARGETS: dict[str, tuple[str, str]] = {
                "our sandboxed kernel vs a Jupyter kernel: start, acquire, cell round trip, frame injection"),
     "ingest": ("spatialclaw_ros.ros.bench_ingest", "ROS image ingest into the frame buffer"),
     "perception": ("spatialclaw_ros.perception.bench", "DA3 / SAM3 latency per runtime"),
+    "memory": ("spatialclaw_ros.memory.bench",
+               "spatial memory: ingest cost, RSS, disk budget, retrieval on 100k keyframes, load, restart, vs a rosbag"),
 }
 
 

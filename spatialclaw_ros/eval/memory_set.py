@@ -136,8 +136,9 @@ def build_questions(world: SynthWorld, end_s: float, *, rate_hz: float = 1.0,
     return qs
 
 
-def run_memory_question(q: MemoryQuestion, memory_dir: str, cfg: Any) -> tuple[Any, Any]:
-    """Run the reference program through the real loop (sandboxed kernel, memory.* handlers); (QueryResult, Score)."""
+def run_memory_question(q: MemoryQuestion, memory_dir: str, cfg: Any, *, use_program: bool = True) -> tuple[Any, Any]:
+    """Run the reference program (or, use_program=False, the VLM) through the real loop (sandboxed kernel,
+    memory.* handlers); returns (QueryResult, Score)."""
     from spatialclaw_ros.agent.runner import run_query
     from spatialclaw_ros.agent.types import AnswerType, QueryRequest
     from spatialclaw_ros.eval.scoring import score_answer
@@ -146,7 +147,8 @@ def run_memory_question(q: MemoryQuestion, memory_dir: str, cfg: Any) -> tuple[A
     request = QueryRequest(question=q.question["question"], answer_type=AnswerType(q.question["answer_type"]))
     frames, handlers, extra, reader = memory_frames_and_handlers(memory_dir, max_frames=1)
     try:
-        result = run_query(request, frames, cfg, program=q.program, handlers=handlers, extra_metadata=extra)
+        result = run_query(request, frames, cfg, program=q.program if use_program else None, handlers=handlers,
+                           extra_metadata=extra)
     finally:
         reader.close()
     answer = result.answer.to_dict() if result.success and result.answer is not None else None

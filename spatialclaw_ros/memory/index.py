@@ -12,12 +12,12 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS segments (
     name TEXT PRIMARY KEY, status TEXT NOT NULL, start_ns INTEGER, end_ns INTEGER,
-    bytes INTEGER DEFAULT 0, level INTEGER DEFAULT 0, n INTEGER DEFAULT 0);
+    bytes INTEGER DEFAULT 0, level INTEGER DEFAULT 0, n INTEGER DEFAULT 0, channels TEXT DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS keyframes (
     id INTEGER PRIMARY KEY, stamp_ns INTEGER NOT NULL, segment TEXT, x REAL, y REAL, z REAL, yaw REAL,
     frame TEXT, camera TEXT, place TEXT, tags TEXT DEFAULT '', caption TEXT DEFAULT '',
     T_camera BLOB, T_base BLOB, base_frame TEXT DEFAULT '', bytes INTEGER DEFAULT 0,
-    has_depth INTEGER DEFAULT 0, has_labels INTEGER DEFAULT 0);
+    has_depth INTEGER DEFAULT 0, has_labels INTEGER DEFAULT 0, chunk_offset INTEGER, chunk_len INTEGER);
 CREATE INDEX IF NOT EXISTS kf_stamp ON keyframes(stamp_ns);
 CREATE INDEX IF NOT EXISTS kf_xy ON keyframes(x, y);
 CREATE INDEX IF NOT EXISTS kf_place ON keyframes(place, stamp_ns);
@@ -128,3 +128,13 @@ class MemoryIndex:
     def commit(self) -> None:
         """Commit the open transaction."""
         self.db.commit()
+
+
+def set_placement(db: sqlite3.Connection, segment: str, placed: dict[int, tuple[int, int]],
+                  channels: dict[int, tuple[str, str]]) -> None:
+    """Record where each keyframe's records now lie in a (re)written segment, and its channels."""
+    db.executemany("UPDATE keyframes SET chunk_offset=?, chunk_len=? WHERE segment=? AND stamp_ns=?",
+                   [(off if off >= 0 else None, ln if off >= 0 else None, segment, stamp)
+                    for stamp, (off, ln) in placed.items()])
+    db.execute("UPDATE segments SET channels=? WHERE name=?",
+               (json.dumps({str(k): list(v) for k, v in channels.items()}), segment))

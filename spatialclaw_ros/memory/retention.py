@@ -6,6 +6,7 @@ import logging
 import shutil
 from typing import TYPE_CHECKING
 
+from spatialclaw_ros.memory.index import set_placement
 from spatialclaw_ros.memory.segments import rewrite_segment
 
 if TYPE_CHECKING:
@@ -17,11 +18,16 @@ BASE_BUCKET_S = 15.0          # level L keeps keyframes of one place BASE_BUCKET
 
 
 def _last_views(store: "MemoryStore") -> set[int]:
-    """Ids of the newest keyframe of every place (and of the newest keyframe overall)."""
+    """Ids never removed: the newest keyframe of every place, the newest showing each object (its
+    "last seen"), and the newest keyframe overall. Removing others does not change this set."""
     db = store.index.db
     keep = {int(r[0]) for r in db.execute(
         "SELECT k.id FROM keyframes k JOIN (SELECT place, MAX(stamp_ns) AS s FROM keyframes "
         "WHERE place != '' GROUP BY place) m ON k.place = m.place AND k.stamp_ns = m.s")}
+    keep |= {int(r[0]) for r in db.execute(
+        "SELECT l.kf FROM kf_labels l JOIN keyframes k ON k.id = l.kf JOIN (SELECT l2.label AS label, "
+        "MAX(k2.stamp_ns) AS s FROM kf_labels l2 JOIN keyframes k2 ON k2.id = l2.kf GROUP BY l2.label) m "
+        "ON l.label = m.label AND k.stamp_ns = m.s")}
     newest = db.execute("SELECT id FROM keyframes ORDER BY stamp_ns DESC LIMIT 1").fetchone()
     if newest is not None:
         keep.add(int(newest[0]))
@@ -36,8 +42,11 @@ def _remove(store: "MemoryStore", seg: str, ids: list[int]) -> None:
     keep_stamps = {int(r["stamp_ns"]) for r in rows if int(r["id"]) not in gone}
     path = store.seg_root / seg
     if keep_stamps:
-        size = rewrite_segment(path, lambda _t, s: s in keep_stamps)
+        placed: dict[int, tuple[int, int]] = {}
+        channels: dict[int, tuple[str, str]] = {}
+        size = rewrite_segment(path, lambda _t, s: s in keep_stamps, placed, channels)
         db.execute("UPDATE segments SET bytes=?, n=? WHERE name=?", (size, len(keep_stamps), seg))
+        set_placement(db, seg, placed, channels)
     else:
         shutil.rmtree(path, ignore_errors=True)
         db.execute("DELETE FROM segments WHERE name=?", (seg,))
@@ -81,6 +90,7 @@ def enforce(store: "MemoryStore") -> list[str]:
     if last is None:
         return actions
     protect_after = int(last) - int(store.cfg.keep_recent_s * 1e9)
+    protected = _last_views(store)
     thinned = dropped = 0
     while store.disk_bytes() > budget:
         segs = db.execute("SELECT name, start_ns, end_ns, level FROM segments WHERE status='closed' AND end_ns < ? "
@@ -93,7 +103,7 @@ def enforce(store: "MemoryStore") -> list[str]:
         before = {str(r[0]): int(r[1]) for r in db.execute(
             "SELECT place, MAX(stamp_ns) FROM keyframes WHERE stamp_ns < ? AND place != '' GROUP BY place",
             (int(seg["start_ns"]),))}
-        ids = thin_plan(rows, level, _last_views(store), before)
+        ids = thin_plan(rows, level, protected, before)
         db.execute("UPDATE segments SET level=? WHERE name=?", (level, seg["name"]))
         if ids:
             _remove(store, seg["name"], ids)
@@ -107,7 +117,6 @@ def enforce(store: "MemoryStore") -> list[str]:
         for seg in segs:
             if store.disk_bytes() <= budget:
                 break
-            protected = _last_views(store)
             rows = db.execute("SELECT id FROM keyframes WHERE segment=?", (seg["name"],)).fetchall()
             ids = [int(r["id"]) for r in rows if int(r["id"]) not in protected]
             if ids:

@@ -6,6 +6,7 @@ latest one and say so (``frame`` and ``correction`` in every result).
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -18,11 +19,12 @@ import numpy as np
 from spatialclaw_ros.frames.types import Frame
 from spatialclaw_ros.memory import codec
 from spatialclaw_ros.memory.index import MemoryIndex, camera_yaw, unpack_T, yaw_of
-from spatialclaw_ros.memory.segments import read_messages
+from spatialclaw_ros.memory.segments import mcap_file, read_keyframe_records, read_messages
 from spatialclaw_ros.memory.store import INDEX_NAME, SEGMENTS
 
 NS = 1_000_000_000
 MAX_RESULTS = 1000
+COMMON_FRACTION = 0.02      # a tag on more keyframes than this is searched by walking keyframes in order
 
 
 class MemoryNotFoundError(FileNotFoundError):
@@ -139,7 +141,13 @@ class MemoryReader:
         for tag in tags or []:
             ids = self.label_ids(str(tag))
             if ids:
-                where.append(f"id IN (SELECT kf FROM kf_labels WHERE label IN ({', '.join('?' * len(ids))}))")
+                marks = ", ".join("?" * len(ids))
+                n = self.db.execute(f"SELECT COUNT(*) FROM kf_labels WHERE label IN ({marks})", ids).fetchone()[0]
+                total = self.db.execute("SELECT MAX(id) FROM keyframes").fetchone()[0] or 1
+                if n > COMMON_FRACTION * total:     # common: walk keyframes in order, stop at the limit
+                    where.append(f"EXISTS (SELECT 1 FROM kf_labels WHERE kf = keyframes.id AND label IN ({marks}))")
+                else:                               # rare: the few matching ids first
+                    where.append(f"id IN (SELECT kf FROM kf_labels WHERE label IN ({marks}))")
                 args += ids
             else:
                 where.append("id IN (SELECT rowid FROM kf_text WHERE kf_text MATCH ?)")
@@ -179,34 +187,63 @@ class MemoryReader:
         if missing:
             raise KeyError(f"no keyframe with id {missing} in this memory (thinned away or never stored); "
                            "search again")
-        by_seg: dict[str, set[int]] = defaultdict(set)
-        for r in rows.values():
-            by_seg[r["segment"]].add(int(r["stamp_ns"]))
         parts: dict[int, dict[str, Any]] = defaultdict(dict)
         topics = [codec.TOPIC_COLOR, codec.TOPIC_DEPTH, codec.TOPIC_LABELS, codec.TOPIC_INFO]
+        by_seg: dict[str, set[int]] = defaultdict(set)
+        segs = sorted({str(r["segment"]) for r in rows.values()})
+        channels = {r["name"]: {int(k): tuple(v) for k, v in json.loads(r["channels"] or "{}").items()}
+                    for r in self.db.execute(f"SELECT name, channels FROM segments WHERE name IN "
+                                             f"({', '.join('?' * len(segs))})", segs)}
+        ts = None
+        for r in rows.values():
+            ch = channels.get(r["segment"])
+            if r["chunk_offset"] is not None and ch:
+                # the keyframe's own bytes, found by the index: no bag reader, no scan
+                try:
+                    recs = read_keyframe_records(mcap_file(self.dir / SEGMENTS / r["segment"]), int(r["chunk_offset"]),
+                                                 int(r["chunk_len"]), ch)
+                except (OSError, ValueError):
+                    recs = {}
+                if codec.TOPIC_COLOR in recs:
+                    ts = ts or codec.typestore()
+                    for topic in topics:
+                        if topic in recs:
+                            mt, raw = recs[topic]
+                            parts[int(r["stamp_ns"])][topic] = ts.deserialize_cdr(raw, mt)
+                    continue
+            by_seg[r["segment"]].add(int(r["stamp_ns"]))
         for seg, stamps in by_seg.items():
             for topic, _mt, stamp, msg in read_messages(self.dir / SEGMENTS / seg, topics, stamps):
                 parts[stamp][topic] = msg
         from spatialclaw_ros.frames.images import (
             camera_model_from_info, image_to_depth_m, image_to_labels, image_to_rgb)
 
-        out = []
         for i in ids:
             r = rows[i]
             p = parts.get(int(r["stamp_ns"]), {})
             if codec.TOPIC_COLOR not in p or codec.TOPIC_INFO not in p:
                 raise KeyError(f"keyframe {i} is in the index but not in segment {r['segment']}; "
                                "the memory may be damaged (reopen it with a MemoryStore to repair)")
+
+        def build(i: int) -> Frame:
+            r = rows[i]
+            p = parts[int(r["stamp_ns"])]
             T = unpack_T(r["T_camera"])
             Tb = unpack_T(r["T_base"])
-            out.append(Frame(
+            return Frame(
                 stamp_ns=int(r["stamp_ns"]), rgb=image_to_rgb(p[codec.TOPIC_COLOR]),
                 camera=camera_model_from_info(p[codec.TOPIC_INFO]),
                 depth=image_to_depth_m(p[codec.TOPIC_DEPTH]) if codec.TOPIC_DEPTH in p else None,
                 labels=image_to_labels(p[codec.TOPIC_LABELS]) if codec.TOPIC_LABELS in p else None,
                 fixed_frame=frame if T is not None else "", T_fixed_camera=None if T is None else Tc @ T,
-                source=f"memory:{self.dir}#{i}", T_fixed_base=None if Tb is None else Tc @ Tb))
-        return out
+                source=f"memory:{self.dir}#{i}", T_fixed_base=None if Tb is None else Tc @ Tb)
+
+        if len(ids) < 4:
+            return [build(i) for i in ids]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as ex:   # cv2 decodes without the GIL
+            return list(ex.map(build, ids))
 
     # ------------------------------------------------------------------ motion
     def trajectory(self, start_ns: int | None = None, end_ns: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -49,7 +49,13 @@ class SegmentWriter:
         self._writer = Writer(self.path, version=8, storage_plugin=StoragePlugin.MCAP)
         self._writer.open()
         self._conns: dict[str, Any] = {}
+        self.channels: dict[int, tuple[str, str]] = {}      # MCAP channel id -> (topic, msgtype)
         self.count = 0
+        self._start = self._tell()
+
+    def _tell(self) -> int:
+        bio = getattr(getattr(self._writer, "storage", None), "bio", None)
+        return int(bio.tell()) if bio is not None else -1
 
     def write(self, topic: str, msgtype: str, stamp_ns: int, msg: Any) -> None:
         """Serialise and append one message."""
@@ -57,10 +63,12 @@ class SegmentWriter:
         if conn is None:
             conn = self._writer.add_connection(topic, msgtype, typestore=self.ts, offered_qos_profiles=_qos())
             self._conns[topic] = conn
+            self.channels[int(conn.id)] = (topic, msgtype)
         self._writer.write(conn, int(stamp_ns), self.ts.serialize_cdr(msg, msgtype))
 
-    def flush(self) -> None:
-        """Put what was written so far on disk as a complete MCAP chunk (crash safety)."""
+    def flush(self) -> tuple[int, int]:
+        """Put what was written since the last flush on disk as complete MCAP chunk(s) (crash safety);
+        returns (byte offset, length) of those records in the file (-1, 0 when unknown)."""
         storage = getattr(self._writer, "storage", None)
         close_chunk = getattr(storage, "close_chunk", None)
         chunk = getattr(storage, "chunk", None)
@@ -71,6 +79,9 @@ class SegmentWriter:
             bio.flush()
             os.fsync(bio.fileno())
         self.count += 1
+        start, end = self._start, self._tell()
+        self._start = end
+        return (start, end - start) if start >= 0 and end > start else (-1, 0)
 
     def size_bytes(self) -> int:
         """Bytes on disk so far."""
@@ -128,6 +139,22 @@ def read_messages(seg_dir: Path, topics: Iterable[str] | None = None,
 
     f = mcap_file(seg_dir)
     want = set(topics) if topics is not None else None
+    if not (seg_dir / "metadata.yaml").exists():
+        # the segment being recorded (no summary yet): read a copy closed after its last complete record
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="spatialclaw-seg-") as tmp:
+            copy = Path(tmp) / f.name
+            shutil.copyfile(f, copy)
+            _truncate_to_records(copy)
+            yield from _read_file(copy, want, stamps)
+        return
+    yield from _read_file(f, want, stamps)
+
+
+def _read_file(f: Path, want: set[str] | None, stamps: set[int] | None) -> Iterable[tuple[str, str, int, Any]]:
+    from rosbags.highlevel import AnyReader
+
     with AnyReader([f], default_typestore=typestore()) as reader:
         conns = [c for c in reader.connections if want is None or c.topic in want]
         if stamps:
@@ -141,8 +168,13 @@ def read_messages(seg_dir: Path, topics: Iterable[str] | None = None,
             yield conn.topic, conn.msgtype, int(stamp), reader.deserialize(raw, conn.msgtype)
 
 
-def rewrite_segment(seg_dir: Path, keep: Callable[[str, int], bool]) -> int:
+def rewrite_segment(seg_dir: Path, keep: Callable[[str, int], bool],
+                    placed: dict[int, tuple[int, int]] | None = None,
+                    channels: dict[int, tuple[str, str]] | None = None) -> int:
     """Rewrite a segment keeping the messages keep(topic, stamp) accepts; returns bytes after.
+
+    ``placed`` (if given) receives stamp -> (offset, length) of each stamp's records in the new
+    file, ``channels`` its channel ids -> (topic, msgtype).
 
     The new bag is written next to the old one and swapped in with renames, so a crash leaves one
     of the two complete.
@@ -156,9 +188,17 @@ def rewrite_segment(seg_dir: Path, keep: Callable[[str, int], bool]) -> int:
             if not keep(topic, stamp):
                 continue
             if last is not None and stamp != last:
-                w.flush()
+                off = w.flush()
+                if placed is not None:
+                    placed[last] = off
             last = stamp
             w.write(topic, msgtype, stamp, msg)
+        if last is not None:
+            off = w.flush()
+            if placed is not None:
+                placed[last] = off
+        if channels is not None:
+            channels.update(w.channels)
         w.close()
         # rosbags names the file after the directory: rename it to the final segment's name
         written = mcap_file(tmp)
@@ -177,11 +217,10 @@ def rewrite_segment(seg_dir: Path, keep: Callable[[str, int], bool]) -> int:
     return segment_bytes(seg_dir)
 
 
-def repair_segment(seg_dir: Path) -> set[int]:
-    """Make a segment cut by a crash a complete bag again; returns the keyframe stamps it still holds.
-
-    An unreadable segment (no complete record) is removed and an empty set returned.
-    """
+def repair_segment(seg_dir: Path, placed: dict[int, tuple[int, int]] | None = None,
+                   channels: dict[int, tuple[str, str]] | None = None) -> set[int]:
+    """Make a segment cut by a crash a complete bag again; returns the keyframe stamps it still holds
+    (``placed``/``channels`` as for rewrite_segment). An unreadable segment is removed: empty set."""
     from spatialclaw_ros.memory.codec import TOPIC_KEYFRAME
 
     f = mcap_file(seg_dir)
@@ -190,8 +229,52 @@ def repair_segment(seg_dir: Path) -> set[int]:
             raise ValueError("empty")
         _truncate_to_records(f)
         stamps = {s for _t, _m, s, _ in read_messages(seg_dir, topics=[TOPIC_KEYFRAME])}
-        rewrite_segment(seg_dir, lambda _t, _s: True)
+        rewrite_segment(seg_dir, lambda _t, _s: True, placed, channels)
         return stamps
     except Exception:  # noqa: BLE001 - a segment we cannot read is skipped, never fatal
         shutil.rmtree(seg_dir, ignore_errors=True)
         return set()
+
+
+def read_keyframe_records(path: Path, offset: int, length: int,
+                          channels: dict[int, tuple[str, str]]) -> dict[str, tuple[str, bytes]]:
+    """topic -> (msgtype, CDR bytes) of the messages in one keyframe's byte range of an MCAP file
+    (its chunk records, as SegmentWriter.flush placed them): no index, no reader object."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read(length)
+    if len(data) != length:
+        raise ValueError(f"{path}: keyframe records at {offset}+{length} are past the end of the file")
+    out: dict[str, tuple[str, bytes]] = {}
+    pos = 0
+    while pos + 9 <= len(data):
+        op = data[pos]
+        (n,) = struct.unpack_from("<Q", data, pos + 1)
+        body = memoryview(data)[pos + 9: pos + 9 + n]
+        pos += 9 + n
+        if op != 0x06:
+            continue                              # message index and other records
+        p = 28
+        (clen,) = struct.unpack_from("<I", body, p)
+        p += 4
+        compression = bytes(body[p:p + clen]).decode()
+        p += clen
+        (rlen,) = struct.unpack_from("<Q", body, p)
+        p += 8
+        records = bytes(body[p:p + rlen])
+        if compression:
+            from rosbags.rosbag2.storage_mcap import decompress
+
+            (usize,) = struct.unpack_from("<Q", body, 16)
+            records = decompress(records, compression, usize, 0)
+        q = 0
+        while q + 9 <= len(records):
+            rop = records[q]
+            (rn,) = struct.unpack_from("<Q", records, q + 1)
+            if rop == 0x05:
+                (cid,) = struct.unpack_from("<H", records, q + 9)
+                if cid in channels:
+                    topic, msgtype = channels[cid]
+                    out[topic] = (msgtype, records[q + 9 + 22: q + 9 + rn])
+            q += 9 + rn
+    return out

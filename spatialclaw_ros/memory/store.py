@@ -20,7 +20,7 @@ import numpy as np
 from spatialclaw_ros.config import MemoryConfig
 from spatialclaw_ros.frames.types import Frame
 from spatialclaw_ros.memory import codec
-from spatialclaw_ros.memory.index import MemoryIndex, camera_yaw, pack_T, yaw_of
+from spatialclaw_ros.memory.index import MemoryIndex, camera_yaw, pack_T, set_placement, yaw_of
 from spatialclaw_ros.memory.keyframes import GateConfig, NoveltyGate
 from spatialclaw_ros.memory.segments import SegmentWriter, repair_segment, segment_bytes
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 INDEX_NAME = "index.sqlite"
 SEGMENTS = "segments"
 MIN_LABEL_PIXELS = 20
-TRAJ_MIN_M, TRAJ_MIN_DEG, TRAJ_MAX_S = 0.02, 2.0, 1.0
+TRAJ_MIN_M, TRAJ_MIN_DEG, TRAJ_MAX_S = 0.02, 2.0, 10.0   # a stationary robot: one pose per 10 s
 
 
 @dataclass
@@ -64,8 +64,7 @@ class MemoryStore:
     def __init__(self, directory: str | os.PathLike[str], cfg: MemoryConfig | None = None, *,
                  fixed_frame: str = "odom", objects: list[dict[str, Any]] | None = None) -> None:
         self.cfg = cfg or MemoryConfig()
-        if self.cfg.max_disk_mb <= 0:
-            raise ValueError(f"memory.max_disk_mb must be > 0, got {self.cfg.max_disk_mb}")
+        _check_config(self.cfg)
         self.dir = Path(os.path.expanduser(str(directory)))
         self.seg_root = self.dir / SEGMENTS
         self.seg_root.mkdir(parents=True, exist_ok=True)
@@ -105,13 +104,16 @@ class MemoryStore:
         for name, row in known.items():
             seg = self.seg_root / name
             if row["status"] == "open" or not seg.exists():
-                stamps = repair_segment(seg) if seg.exists() else set()
+                placed: dict[int, tuple[int, int]] = {}
+                channels: dict[int, tuple[str, str]] = {}
+                stamps = repair_segment(seg, placed, channels) if seg.exists() else set()
                 rows = self.index.db.execute("SELECT id, stamp_ns FROM keyframes WHERE segment=?", (name,)).fetchall()
                 lost = [r["id"] for r in rows if r["stamp_ns"] not in stamps]
                 self.index.delete_keyframes(lost)
                 if seg.exists():
                     self.index.db.execute("UPDATE segments SET status='closed', bytes=?, n=? WHERE name=?",
                                           (segment_bytes(seg), len(rows) - len(lost), name))
+                    set_placement(self.index.db, name, placed, channels)
                 else:
                     self.index.db.execute("DELETE FROM segments WHERE name=?", (name,))
                 self.recovered.append(f"segment {name}: kept {len(rows) - len(lost)} keyframes, lost {len(lost)}")
@@ -222,16 +224,20 @@ class MemoryStore:
             distortion_model=frame.camera.distortion_model, optical_frame=frame.camera.frame_id,
             fixed_frame=self.fixed_frame, T_fixed_camera=T, base_frame=base_frame, T_fixed_base=base,
             tags=all_tags, jpeg_quality=self.cfg.jpeg_quality)
+        n_channels = len(self._writer.channels)
         for topic, msgtype, msg in enc.messages:
             self._writer.write(topic, msgtype, stamp, msg)
-        self._writer.flush()
+        offset, length = self._writer.flush()
+        if len(self._writer.channels) != n_channels:
+            set_placement(self.index.db, self._seg_name, {}, self._writer.channels)
         place = self.gate.accept(stamp, T, labels)
         pos = (None, None, None) if T is None else tuple(float(v) for v in T[:3, 3])
         row = {"id": kid, "stamp_ns": stamp, "segment": self._seg_name, "x": pos[0], "y": pos[1], "z": pos[2],
                "yaw": None if T is None else camera_yaw(T), "frame": self.fixed_frame if T is not None else "",
                "camera": frame.camera.frame_id, "place": place, "tags": "; ".join(all_tags), "caption": "",
                "T_camera": pack_T(T), "T_base": pack_T(base), "base_frame": base_frame, "bytes": enc.nbytes,
-               "has_depth": int(frame.depth is not None), "has_labels": int(frame.labels is not None)}
+               "has_depth": int(frame.depth is not None), "has_labels": int(frame.labels is not None),
+               "chunk_offset": offset if offset >= 0 else None, "chunk_len": length if offset >= 0 else None}
         self.index.add_keyframe(row, vis)
         self.index.db.execute("UPDATE segments SET end_ns=?, n=n+1, bytes=? WHERE name=?",
                               (stamp, self._writer.size_bytes(), self._seg_name))
@@ -294,3 +300,17 @@ class MemoryStore:
                            last_ns=int(r[2] or 0), disk_bytes=self.disk_bytes(),
                            max_disk_bytes=int(self.cfg.max_disk_mb * 2**20), fixed_frame=self.fixed_frame,
                            thinned=int(self.index.get_meta("thinned", 0)), dropped=int(self.index.get_meta("dropped", 0)))
+
+
+def _check_config(c: MemoryConfig) -> None:
+    """Refuse settings that cannot work, saying which key to fix."""
+    bad = [f"memory.{k} must be > 0, got {getattr(c, k)}" for k in
+           ("max_disk_mb", "segment_max_mb", "segment_max_s", "place_cell_m") if not getattr(c, k) > 0]
+    bad += [f"memory.{k} must be >= 0, got {getattr(c, k)}" for k in
+            ("min_interval_s", "min_translation_m", "min_rotation_deg", "revisit_s", "keep_recent_s",
+             "captions_per_hour")
+            if not getattr(c, k) >= 0]
+    if not 1 <= c.jpeg_quality <= 100:
+        bad.append(f"memory.jpeg_quality must be 1..100, got {c.jpeg_quality}")
+    if bad:
+        raise ValueError("; ".join(bad))

@@ -73,6 +73,7 @@ class Ingest:
         self.stale_dropped = 0
         self.tf = TfBuffer(cache_duration_s=30.0)
         self.buffer = FrameBuffer(cfg.keyframes)
+        self.on_keyframe: Callable[[Frame], None] | None = None   # memory hook: every buffered keyframe
         t = cfg.topics
         self.has_depth = bool(t.depth)
         self.has_labels = bool(t.labels)
@@ -273,6 +274,8 @@ class Ingest:
             self.buffer.count_drop("conversion_error")
             return True
         self.buffer.add(frame)
+        if self.on_keyframe is not None:
+            self.on_keyframe(frame)
         return True
 
     def tick(self) -> None:

@@ -63,6 +63,7 @@ from spatialclaw_ros.param_specs import SPECS, allowed
 from spatialclaw_ros.ros import conversions as conv
 from spatialclaw_ros.ros.admission import QueryGate
 from spatialclaw_ros.ros.diagnostics import NodeHealth, VlmProbe, health_to_diagnostics
+from spatialclaw_ros.ros.memory_hooks import memory_diagnostic, memory_for_query, start_memory
 from spatialclaw_ros.ros.ingest import Ingest
 from spatialclaw_ros.ros.markers import answer_markers
 from spatialclaw_ros.secrecy import harden_process, has_credentials, redact_url
@@ -173,6 +174,10 @@ class SpatialClawNode(Node):
                               self.cfg.agent.max_queued_queries)
         self.ingest = Ingest(self.cfg, clock_ns=self._now_ns,
                              log=lambda line: self.get_logger().warning(line))
+        self.memory = start_memory(self.cfg, self.get_logger(),          # memory hook (memory.enabled)
+                                   is_idle=lambda: self.gate.counts().running + self.gate.counts().queued == 0)
+        if self.memory is not None:
+            self.ingest.on_keyframe = self.memory.offer
         self._pool = pool
         self._own_pool = pool is None
         self._perception: Any = None
@@ -541,7 +546,8 @@ class SpatialClawNode(Node):
                 program = self.program_hook(request)
                 if program is not None:
                     kwargs["program"] = program
-            result = run_query(request, frames, self.cfg, **kwargs)
+            with memory_for_query(self.memory, frames, kwargs):           # memory hook: tools.Memory
+                result = run_query(request, frames, self.cfg, **kwargs)
         except SpatialClawError as exc:
             result = conv.error_result(exc.code, exc.message)
         except Exception as exc:  # noqa: BLE001 - a bug must not take the node down
@@ -620,8 +626,11 @@ class SpatialClawNode(Node):
         try:
             self._query_config()             # thresholds set with ros2 param set apply here too
             self.ingest.tick()
-            self.diagnostics_pub.publish(health_to_diagnostics(
-                self.health(), self.get_clock().now().to_msg(), self.get_name()))
+            arr = health_to_diagnostics(self.health(), self.get_clock().now().to_msg(), self.get_name())
+            if self.memory is not None:                                   # memory hook: /diagnostics
+                self.memory.poll_correction(self.ingest.tf)
+                arr.status.append(memory_diagnostic(self.memory, self.get_name()))
+            self.diagnostics_pub.publish(arr)
         except Exception as exc:  # noqa: BLE001 - diagnostics never take the node down
             self.get_logger().warning(f"diagnostics failed: {exc!r}")
 
@@ -648,6 +657,8 @@ class SpatialClawNode(Node):
         if self._perception is not None:
             self._perception.close()
         self.ingest.close()
+        if self.memory is not None:                                       # memory hook: close the segment
+            self.memory.close()
 
     def destroy_node(self) -> None:
         """Shut down queries and the pool, then destroy the ROS entities."""

@@ -68,3 +68,42 @@ def test_a_memory_segment_answers_through_query_bag(memory_dir: Path, tmp_path: 
     rc = main(["query", "--bag", str(seg), "--question", "median depth?", "--program", str(prog), "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert rc == 0 and 0.5 < doc["answer"]["number"] < 8.0
+
+
+def test_memory_sim_info_and_eval_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    d = tmp_path / "simmem"
+    assert main(["memory", "sim", str(d), "--minutes", "2", "--restarts", "1"]) == 0
+    qs = json.loads((d / "questions.json").read_text())
+    assert {q["qid"] for q in qs} == {"where_mug_t60", "travel_30_90", "on_table_t60"}
+    capsys.readouterr()
+    assert main(["memory", "info", str(d), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["keyframes"] > 10 and info["frame"] == "odom" and "red mug" in info["objects"]
+    assert main(["memory", "eval", str(d), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["summary"]["exact"] == 1.0 and doc["summary"]["mra_metric"] >= 0.97, doc
+    assert main(["memory", "info", str(tmp_path / "none")]) == 2
+
+
+def test_memory_record_a_sim_bag_then_ask_over_it(data_dir: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    d = tmp_path / "bagmem"
+    assert main(["memory", "record", str(d), "--bag", str(data_dir / "sim_a"),
+                 "--set", "memory.min_interval_s=0.0", "--set", "memory.min_translation_m=0.05"]) == 0
+    capsys.readouterr()
+    prog = tmp_path / "p.py"
+    prog.write_text("r = tools.Memory.last_seen('green mug')\n"
+                    "i = tools.Memory.load([r])[0]\n"
+                    "p = tools.Geometry.centroid(tools.Geometry.mask_points(i, tools.SAM3.segment(i, text='green mug').mask(0)))\n"
+                    "ReturnAnswer(p.tolist(), frame=p.frame)\n")
+    rc = main(["query", "--memory", str(d), "--question", "where was the green mug?", "--program", str(prog),
+               "--json", "--answer-type", "point"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0, doc
+    scene = json.loads((data_dir / "sim_a.scene.json").read_text())
+    mug = next(o for o in scene["objects"] if o["name"] == "green mug")
+    assert np.linalg.norm(np.subtract(doc["answer"]["point"], mug["centroid"])) < 0.06

@@ -169,6 +169,8 @@ def test_disk_budget_holds_on_a_long_stream_by_thinning_old_periods(tmp_path: Pa
         assert any(x["stamp_ns"] < T0_NS + 60 * NS for x in refs)
         for seg in (d / "segments").iterdir():
             assert mcap_file(seg).is_file()
+        # rewritten segments have their keyframes' new offsets (loading reads them directly)
+        assert r.db.execute("SELECT COUNT(*) FROM keyframes WHERE chunk_offset IS NULL").fetchone()[0] == 0
         r.load([refs[0]["id"], refs[-1]["id"]])
     finally:
         r.close()
@@ -218,6 +220,7 @@ def test_a_segment_cut_by_kill_9_is_repaired_on_reopen(tmp_path: Path) -> None:
     try:
         ids = [x["id"] for x in r.search(limit=1000)]
         assert len(r.load(ids[-5:])) == 5
+        assert r.db.execute("SELECT COUNT(*) FROM keyframes WHERE chunk_offset IS NULL").fetchone()[0] == 0
     finally:
         r.close()
 
@@ -236,3 +239,28 @@ def test_a_reopened_store_continues_the_gate_and_ids(tmp_path: Path, world: Synt
             f = world.render(10.0)
             f.fixed_frame = "map"
             st.add_frame(f)
+
+
+def test_bad_settings_are_refused_with_the_key_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="memory.max_disk_mb must be > 0"):
+        MemoryStore(tmp_path / "a", MemoryConfig(max_disk_mb=0))
+    with pytest.raises(ValueError, match="memory.jpeg_quality"):
+        MemoryStore(tmp_path / "b", MemoryConfig(jpeg_quality=0))
+
+
+def test_load_reads_a_keyframe_by_its_offset_the_same_as_through_the_bag_reader(recorded: Path) -> None:
+    r = MemoryReader(recorded)
+    try:
+        ids = [x["id"] for x in r.search(limit=1000)][::7]
+        rows = r.db.execute("SELECT chunk_offset, chunk_len FROM keyframes").fetchall()
+        assert all(a is not None and b > 0 for a, b in rows)
+        direct = r.load(ids)
+        r.db.execute("UPDATE keyframes SET chunk_offset = NULL")          # force the bag-reader path
+        via_bag = r.load(ids)
+        r.db.rollback()
+    finally:
+        r.close()
+    for a, b in zip(direct, via_bag):
+        assert a.stamp_ns == b.stamp_ns
+        assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.labels, b.labels)
+        assert np.array_equal(np.nan_to_num(a.depth), np.nan_to_num(b.depth))
