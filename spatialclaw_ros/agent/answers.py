@@ -64,6 +64,13 @@ class CannotAnswer(Exception):
 _CANNOT_TEXT = re.compile(r"^\W*cannot answer\s*[:\-\u2013]\s*(.+)$", re.IGNORECASE)
 
 
+def said_cannot_answer(text: str) -> str | None:
+    """The reason when a reply's last line is "Cannot answer: <reason>", else None."""
+    lines = (text or "").strip().splitlines()
+    m = _CANNOT_TEXT.match(lines[-1].strip()) if lines else None
+    return m.group(1).strip()[:1000] if m else None
+
+
 def cannot_answer_reason(raw: Any) -> str | None:
     """The reason of a typed "cannot answer" (value None with a non-empty reason), else None."""
     if not isinstance(raw, dict) or "value" not in raw or raw.get("value") is not None:

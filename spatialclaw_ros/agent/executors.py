@@ -14,7 +14,8 @@ import logging
 from typing import Any, Callable
 
 from spatialclaw_ros.agent import prompts
-from spatialclaw_ros.agent.answers import AnswerMismatch, CannotAnswer, parse_text_answer
+from spatialclaw_ros.agent.answers import (AnswerMismatch, CannotAnswer, parse_text_answer,
+                                           said_cannot_answer)
 from spatialclaw_ros.agent.feedback import cell_observation, field_of, truncate
 from spatialclaw_ros.agent.loop import CellOutcome, Outcome, QueryRun, extract_code, unanswered_error
 from spatialclaw_ros.agent.metadata import metadata_summary
@@ -81,6 +82,9 @@ def run_code(run: QueryRun) -> Outcome:
                     step=step)
             continue
         if not code:
+            said = said_cannot_answer(reply.text)
+            if said:                       # "Cannot answer: <reason>" in plain text is meant
+                return _cannot(run, said, step)
             run.say(conv, "user", prompts.NO_CODE_MESSAGE + f"\n{run.max_steps - step} step(s) left.",
                     step=step)
             continue

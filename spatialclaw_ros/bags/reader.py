@@ -59,6 +59,7 @@ COLOR_CANDIDATES = (
 )
 DEPTH_CANDIDATES = (
     "/camera/aligned_depth_to_color/image_raw", "/camera/camera/aligned_depth_to_color/image_raw",
+    "/camera/camera/depth/image_rect_raw", "/camera/camera/depth/image_raw",
     "/camera/depth_registered/image_raw", "/camera/depth_registered/image_rect",
     "/camera/depth/image_raw", "/camera/depth/image_rect_raw", "/camera/depth/image",
 )
@@ -609,6 +610,12 @@ def _resolve_roles(by_topic: dict[str, Any], cfg: Config, color_t: str | None,
 
     names = [labels_t] if labels_t else [cfg.topics.labels, *LABEL_CANDIDATES]
     roles["labels"] = first(names, IMAGE)
+    if roles["labels"] is None and not labels_t:
+        others = [t for t, c in sorted(by_topic.items()) if c.msgtype == IMAGE
+                  and any(k in t.lower() for k in ("instance_label", "labels", "segmentation"))]
+        if others:
+            roles["labels"] = by_topic[others[0]]
+            report.notes.append(f"instance-label topic auto-detected: {others[0]}")
     if roles["labels"] is None:
         report.notes.append("no instance-label topic: segmentation from SAM 3 only")
     return roles

@@ -297,6 +297,8 @@ def _print_result(result: Any, as_json: bool) -> int:
             extra.append(a.unit)
         if a.frame_id:
             extra.append(f"in {a.frame_id}")
+        if a.is_fallback:
+            extra.append("fallback: best answer when the step budget ran out, not a checked result")
         print(a.text + (f"  ({', '.join(extra)})" if extra else ""))
     else:
         code = ErrorCode(result.error_code)

@@ -73,6 +73,37 @@ class TimeTool(Tool):
             raise ValueError(f"t1_s ({t1_s}) is before t0_s ({t0_s})")
         return [int(k) for k in np.flatnonzero((st >= lo) & (st <= hi))]
 
+    def recording_frame(self, k: "int | str") -> int:
+        """Keyframe index of recording frame k ("image k" of the recording: 0 = first, -1 or "last" = last).
+
+        Uses Metadata['recording_index'] / ['recording_count'] (bags; without them, e.g. live frames,
+        the keyframes are the recording); a recording frame that is not a keyframe raises a
+        LookupError naming the nearest keyframes (ask with --frames to get it).
+        Example: `i = tools.Time.recording_frame("last"); seg = tools.SAM3.segment(i, text="mug")`
+        """
+        md = self._ctx.metadata if isinstance(self._ctx.metadata, dict) else {}
+        rec = [int(x) for x in (md.get("recording_index") or [])]
+        if len(rec) != len(self._ctx.stamps_ns) or any(x < 0 for x in rec):
+            rec = list(range(len(self._ctx.stamps_ns)))      # no recording numbers: keyframes
+            total = len(rec)
+        else:
+            total = int(md.get("recording_count") or (max(rec) + 1))
+        if isinstance(k, str):
+            if k.strip().lower() not in ("first", "last"):
+                raise ValueError(f"k must be an int, 'first' or 'last', got {k!r}")
+            k = 0 if k.strip().lower() == "first" else total - 1
+        k = int(k)
+        if k < 0:
+            k += total
+        if not 0 <= k < total:
+            raise IndexError(f"recording frame {k} does not exist: the recording has {total} frames "
+                             f"(0..{total - 1})")
+        if k in rec:
+            return rec.index(k)
+        near = sorted(range(len(rec)), key=lambda i: abs(rec[i] - k))[:2]
+        raise LookupError(f"recording frame {k} is not among this query's keyframes; nearest: "
+                          + ", ".join(f"keyframe {i} = recording frame {rec[i]}" for i in near))
+
     def table(self) -> str:
         """A text table: index, relative seconds, absolute stamp (ns) of every keyframe.
 
@@ -81,6 +112,13 @@ class TimeTool(Tool):
         st = self.stamps_ns()
         if not st:
             return "(no keyframes)"
+        md = self._ctx.metadata if isinstance(self._ctx.metadata, dict) else {}
+        rec = list(md.get("recording_index") or [])
+        if len(rec) == len(st) and all(int(x) >= 0 for x in rec):
+            lines = ["index  t_rel_s      stamp_ns  recording_frame"]
+            lines += [f"{k:5d}  {(s - st[0]) * 1e-9:7.3f}  {s}  {int(rec[k])}"
+                      for k, s in enumerate(st)]
+            return "\n".join(lines)
         lines = ["index  t_rel_s      stamp_ns"]
         lines += [f"{k:5d}  {(s - st[0]) * 1e-9:7.3f}  {s}" for k, s in enumerate(st)]
         return "\n".join(lines)

@@ -85,3 +85,14 @@ def test_fallback_number_is_marked_as_a_fallback(cfg: Config, server: ScriptedVl
                     cfg, pool=kernel_pool)
     assert res.success and res.answer.is_fallback
     assert any("fallback" in n for n in res.notes)
+
+
+def test_plain_text_cannot_answer_ends_the_query(cfg: Config, server: ScriptedVlmServer,
+                                                 kernel_pool: Any) -> None:
+    server.add(Reply("plan"), Reply("There is no depth and no depth model.\n"
+                                    "Cannot answer: needs a depth model"))
+    cfg.vlm.base_url = server.base_url
+    res = run_query(QueryRequest(Q, answer_type=AnswerType.NUMBER), make_frames(1), cfg,
+                    pool=kernel_pool)
+    assert res.error_code == ErrorCode.CANNOT_ANSWER and res.steps_used == 1
+    assert res.error_message == "cannot answer: needs a depth model"

@@ -165,3 +165,24 @@ def test_missing_depth_model_has_its_own_code_and_says_how(data_dir: Path, tmp_p
               .read_text().splitlines()]
     out = " ".join(str(e.get("stdout", "")) for e in events if e.get("kind") == "cell")
     assert "AVAIL False False False False" in out
+
+
+def test_kernel_names_recording_frames(driver_bag: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture) -> None:
+    """tools.Time.recording_frame: 'the last image' and 'image k' of the recording."""
+    from spatialclaw_ros.cli import main
+
+    prog = tmp_path / "p.py"
+    prog.write_text(
+        "out = [tools.Time.recording_frame('last'), tools.Time.recording_frame(2),\n"
+        "       tools.Time.recording_frame(-1)]\n"
+        "try:\n"
+        "    tools.Time.recording_frame(4)\n"
+        "except LookupError as e:\n"
+        "    out.append('nearest' in str(e))\n"
+        "out.append('recording_frame' in tools.Time.table())\n"
+        "ReturnAnswer(str(out))\n")
+    assert main(["query", "--bag", str(driver_bag), "--question", "x", "--answer-type", "text",
+                 "--program", str(prog), "--frames", "2,last",
+                 "--set", f"agent.transcript_dir={tmp_path / 't'}"]) == 0
+    assert capsys.readouterr().out.strip() == "[1, 0, 1, True, True]"
