@@ -279,3 +279,23 @@ def test_one_writer_at_a_time(tmp_path: Path) -> None:
     finally:
         st.close()
     MemoryStore(tmp_path / "m", MemoryConfig()).close()                 # released on close
+
+
+def test_thin_plan_spaces_views_of_a_place_and_keeps_protected_ones() -> None:
+    from spatialclaw_ros.memory.retention import BASE_BUCKET_S, thin_plan
+
+    rows = [{"id": i + 1, "stamp_ns": i * 10 * NS, "place": "0:0:1"} for i in range(30)]
+    rows += [{"id": 100 + i, "stamp_ns": i * 10 * NS, "place": ""} for i in range(30)]    # no pose
+    level = 1
+    width = BASE_BUCKET_S * 2 ** level                                                      # 30 s
+    drop = set(thin_plan(rows, level, protected={7}))
+    for place in ("0:0:1", ""):
+        kept = [r for r in rows if r["place"] == place and r["id"] not in drop]
+        assert kept[0]["stamp_ns"] == 0                              # the start of the period stays
+        stamps = [r["stamp_ns"] / NS for r in kept if r["id"] != 7]
+        assert all(b - a >= width for a, b in zip(stamps, stamps[1:]))
+        assert len(kept) < 30 / 2
+    assert 7 not in drop
+    # the spacing continues from the newest view kept in an older segment
+    drop2 = thin_plan(rows[:3], level, protected=set(), before={"0:0:1": -15 * NS})
+    assert drop2 == [1, 2]
