@@ -62,8 +62,10 @@ class MemoryStore:
     """A memory directory opened for recording (one writer at a time)."""
 
     def __init__(self, directory: str | os.PathLike[str], cfg: MemoryConfig | None = None, *,
-                 fixed_frame: str = "odom", objects: list[dict[str, Any]] | None = None) -> None:
+                 fixed_frame: str = "odom", objects: list[dict[str, Any]] | None = None,
+                 base_frame: str = "base_link") -> None:
         self.cfg = cfg or MemoryConfig()
+        self.base_frame = base_frame or "base_link"
         _check_config(self.cfg)
         self.dir = Path(os.path.expanduser(str(directory)))
         self.seg_root = self.dir / SEGMENTS
@@ -221,7 +223,7 @@ class MemoryStore:
         names = [self.legend.get(i, f"object {i}") for i in sorted(vis)]
         all_tags = [t for t in (list(tags or []) + names) if t]
         base = None if frame.T_fixed_base is None else np.asarray(frame.T_fixed_base, float)
-        base_frame = "base_link" if base is not None else ""
+        base_frame = self.base_frame if base is not None else ""
         kid = (self.index.db.execute("SELECT MAX(id) FROM keyframes").fetchone()[0] or 0) + 1
         enc = codec.encode_keyframe(
             self._writer.ts, kf_id=kid, stamp_ns=stamp, rgb=frame.rgb, depth=frame.depth, labels=frame.labels,
