@@ -29,6 +29,7 @@ def memory_handlers(reader: MemoryReader, frames: list[Frame], *,
     """``memory.info``, ``memory.search``, ``memory.load``, ``memory.motion``, ``memory.pose_at``."""
     loaded: dict[int, int] = {}          # keyframe id -> frame index in this query
     lock = threading.Lock()
+    n_query = len(frames)                # the query's own frames are never dropped
 
     def info(payload: dict) -> dict[str, Any]:
         return reader.info()
@@ -53,7 +54,13 @@ def memory_handlers(reader: MemoryReader, frames: list[Frame], *,
         ids = payload.get("ids")
         if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
             raise ValueError(f"memory.load: ids must be a list of keyframe ids (ints), got {ids!r}")
+        have = payload.get("have")
         with lock:
+            if isinstance(have, int) and not isinstance(have, bool) and n_query <= have < len(frames):
+                # a restarted kernel did not replay the cell that loaded these: forget them on both sides
+                del frames[have:]
+                for kid in [k for k, v in loaded.items() if v >= have]:
+                    del loaded[kid]
             new = [i for i in dict.fromkeys(ids) if i not in loaded]
             if len(loaded) + len(new) > max_loaded:
                 raise ValueError(f"memory.load: at most {max_loaded} keyframes per query "

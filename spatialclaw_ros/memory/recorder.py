@@ -27,7 +27,8 @@ class MemoryRecorder:
     def __init__(self, cfg: Config, *, objects: list[dict[str, Any]] | None = None,
                  is_idle: Any = None) -> None:
         self.cfg = cfg
-        self.store = MemoryStore(cfg.memory.dir, cfg.memory, fixed_frame=cfg.fixed_frame, objects=objects)
+        self.store = MemoryStore(cfg.memory.dir, cfg.memory, fixed_frame=cfg.fixed_frame, objects=objects,
+                                 base_frame=cfg.base_frame)
         self._q: queue.Queue[Frame | None] = queue.Queue(maxsize=QUEUE_MAX)
         self._lock = threading.Lock()
         self.offered = self.dropped = self.recorded = self.errors = 0

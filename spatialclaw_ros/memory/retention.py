@@ -64,7 +64,7 @@ def thin_plan(rows: list, level: int, protected: set[int], before: dict[str, int
     width_ns = int(BASE_BUCKET_S * 2 ** level * 1e9)
     by_place: dict[str, list] = {}
     for r in rows:
-        by_place.setdefault(r["place"] or f"#{r['id']}", []).append(r)
+        by_place.setdefault(r["place"] or "", []).append(r)      # no pose: one pseudo-place, thinned by time
     drop: list[int] = []
     for group in by_place.values():
         group.sort(key=lambda r: int(r["stamp_ns"]))

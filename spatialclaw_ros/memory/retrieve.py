@@ -10,6 +10,7 @@ import json
 import math
 import os
 import re
+import struct
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -201,8 +202,8 @@ class MemoryReader:
                 # the keyframe's own bytes, found by the index: no bag reader, no scan
                 try:
                     recs = read_keyframe_records(mcap_file(self.dir / SEGMENTS / r["segment"]), int(r["chunk_offset"]),
-                                                 int(r["chunk_len"]), ch)
-                except (OSError, ValueError):
+                                                 int(r["chunk_len"]), ch, int(r["stamp_ns"]))
+                except (OSError, ValueError, struct.error):    # rewritten meanwhile: read it through the bag
                     recs = {}
                 if codec.TOPIC_COLOR in recs:
                     ts = ts or codec.typestore()

@@ -236,10 +236,11 @@ def repair_segment(seg_dir: Path, placed: dict[int, tuple[int, int]] | None = No
         return set()
 
 
-def read_keyframe_records(path: Path, offset: int, length: int,
-                          channels: dict[int, tuple[str, str]]) -> dict[str, tuple[str, bytes]]:
+def read_keyframe_records(path: Path, offset: int, length: int, channels: dict[int, tuple[str, str]],
+                          stamp_ns: int) -> dict[str, tuple[str, bytes]]:
     """topic -> (msgtype, CDR bytes) of the messages in one keyframe's byte range of an MCAP file
-    (its chunk records, as SegmentWriter.flush placed them): no index, no reader object."""
+    (its chunk records, as SegmentWriter.flush placed them): no index, no reader object. Records
+    that do not belong to ``stamp_ns`` (the segment was rewritten meanwhile) raise ValueError."""
     with open(path, "rb") as f:
         f.seek(offset)
         data = f.read(length)
@@ -247,6 +248,8 @@ def read_keyframe_records(path: Path, offset: int, length: int,
         raise ValueError(f"{path}: keyframe records at {offset}+{length} are past the end of the file")
     out: dict[str, tuple[str, bytes]] = {}
     pos = 0
+    if not data or data[0] != 0x06:
+        raise ValueError(f"{path}: no chunk record at offset {offset}")
     while pos + 9 <= len(data):
         op = data[pos]
         (n,) = struct.unpack_from("<Q", data, pos + 1)
@@ -272,7 +275,9 @@ def read_keyframe_records(path: Path, offset: int, length: int,
             rop = records[q]
             (rn,) = struct.unpack_from("<Q", records, q + 1)
             if rop == 0x05:
-                (cid,) = struct.unpack_from("<H", records, q + 9)
+                cid, _seq, log_time = struct.unpack_from("<HIQ", records, q + 9)
+                if log_time != stamp_ns:
+                    raise ValueError(f"{path}: records at {offset} are of {log_time}, not {stamp_ns}")
                 if cid in channels:
                     topic, msgtype = channels[cid]
                     out[topic] = (msgtype, records[q + 9 + 22: q + 9 + rn])

@@ -62,12 +62,15 @@ class MemoryStore:
     """A memory directory opened for recording (one writer at a time)."""
 
     def __init__(self, directory: str | os.PathLike[str], cfg: MemoryConfig | None = None, *,
-                 fixed_frame: str = "odom", objects: list[dict[str, Any]] | None = None) -> None:
+                 fixed_frame: str = "odom", objects: list[dict[str, Any]] | None = None,
+                 base_frame: str = "base_link") -> None:
         self.cfg = cfg or MemoryConfig()
+        self.base_frame = base_frame or "base_link"
         _check_config(self.cfg)
         self.dir = Path(os.path.expanduser(str(directory)))
         self.seg_root = self.dir / SEGMENTS
         self.seg_root.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock_writer(self.dir)
         self.index = MemoryIndex(self.dir / INDEX_NAME)
         self.fixed_frame = self.index.get_meta("fixed_frame") or fixed_frame
         self.index.set_meta("fixed_frame", self.fixed_frame)
@@ -132,10 +135,14 @@ class MemoryStore:
 
     def close(self) -> None:
         """Close the open segment (a complete bag) and the index."""
+        if self._lock_fd < 0:
+            return
         self._close_segment()
         self.enforce_budget()
         self.index.commit()
         self.index.close()
+        os.close(self._lock_fd)                 # releases the writer lock
+        self._lock_fd = -1
 
     def __enter__(self) -> "MemoryStore":
         return self
@@ -216,7 +223,7 @@ class MemoryStore:
         names = [self.legend.get(i, f"object {i}") for i in sorted(vis)]
         all_tags = [t for t in (list(tags or []) + names) if t]
         base = None if frame.T_fixed_base is None else np.asarray(frame.T_fixed_base, float)
-        base_frame = "base_link" if base is not None else ""
+        base_frame = self.base_frame if base is not None else ""
         kid = (self.index.db.execute("SELECT MAX(id) FROM keyframes").fetchone()[0] or 0) + 1
         enc = codec.encode_keyframe(
             self._writer.ts, kf_id=kid, stamp_ns=stamp, rgb=frame.rgb, depth=frame.depth, labels=frame.labels,
@@ -314,3 +321,17 @@ def _check_config(c: MemoryConfig) -> None:
         bad.append(f"memory.jpeg_quality must be 1..100, got {c.jpeg_quality}")
     if bad:
         raise ValueError("; ".join(bad))
+
+
+def _lock_writer(directory: Path) -> int:
+    """Take the directory's writer lock (released on close or when the process dies, kill -9 included)."""
+    import fcntl
+
+    fd = os.open(directory / "writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RuntimeError(f"{directory} is being recorded by another MemoryStore (a running node or "
+                           "`spatialclaw memory`); one writer at a time: stop it or use another memory.dir") from None
+    return fd

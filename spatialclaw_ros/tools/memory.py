@@ -90,7 +90,7 @@ class MemoryTool(Tool):
         Example: `idx = tools.Memory.load(refs[:4]); seg = tools.SAM3.segment(idx[0], text="mug")`
         """
         ids = [int(r["id"]) if isinstance(r, dict) else int(r) for r in (refs if isinstance(refs, list) else [refs])]
-        reply = self._call("memory.load", {"ids": ids})
+        reply = self._call("memory.load", {"ids": ids, "have": len(self._ctx.images)})
         ctx = self._ctx
         for f in reply.get("frames") or []:
             c = f["camera"]

@@ -258,9 +258,44 @@ def test_load_reads_a_keyframe_by_its_offset_the_same_as_through_the_bag_reader(
         r.db.execute("UPDATE keyframes SET chunk_offset = NULL")          # force the bag-reader path
         via_bag = r.load(ids)
         r.db.rollback()
+        # offsets that no longer fit the file (a rewrite raced the read) fall back to the bag reader
+        r.db.execute("UPDATE keyframes SET chunk_offset = chunk_offset + 1")
+        stale = r.load(ids)
+        r.db.rollback()
+        assert [f.stamp_ns for f in stale] == [f.stamp_ns for f in direct]
     finally:
         r.close()
     for a, b in zip(direct, via_bag):
         assert a.stamp_ns == b.stamp_ns
         assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.labels, b.labels)
         assert np.array_equal(np.nan_to_num(a.depth), np.nan_to_num(b.depth))
+
+
+def test_one_writer_at_a_time(tmp_path: Path) -> None:
+    st = MemoryStore(tmp_path / "m", MemoryConfig())
+    try:
+        with pytest.raises(RuntimeError, match="another MemoryStore"):
+            MemoryStore(tmp_path / "m", MemoryConfig())
+    finally:
+        st.close()
+    MemoryStore(tmp_path / "m", MemoryConfig()).close()                 # released on close
+
+
+def test_thin_plan_spaces_views_of_a_place_and_keeps_protected_ones() -> None:
+    from spatialclaw_ros.memory.retention import BASE_BUCKET_S, thin_plan
+
+    rows = [{"id": i + 1, "stamp_ns": i * 10 * NS, "place": "0:0:1"} for i in range(30)]
+    rows += [{"id": 100 + i, "stamp_ns": i * 10 * NS, "place": ""} for i in range(30)]    # no pose
+    level = 1
+    width = BASE_BUCKET_S * 2 ** level                                                      # 30 s
+    drop = set(thin_plan(rows, level, protected={7}))
+    for place in ("0:0:1", ""):
+        kept = [r for r in rows if r["place"] == place and r["id"] not in drop]
+        assert kept[0]["stamp_ns"] == 0                              # the start of the period stays
+        stamps = [r["stamp_ns"] / NS for r in kept if r["id"] != 7]
+        assert all(b - a >= width for a, b in zip(stamps, stamps[1:]))
+        assert len(kept) < 30 / 2
+    assert 7 not in drop
+    # the spacing continues from the newest view kept in an older segment
+    drop2 = thin_plan(rows[:3], level, protected=set(), before={"0:0:1": -15 * NS})
+    assert drop2 == [1, 2]
