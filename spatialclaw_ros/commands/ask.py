@@ -52,7 +52,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
             sys.stderr.write(line[:200] + "\n")
         sys.stderr.flush()
 
-    from spatialclaw_ros.ros.node import use_default_dds_profile
+    from spatialclaw_ros.ros.dds import use_default_dds_profile
 
     use_default_dds_profile()
     rclpy.init(args=["spatialclaw_ask", *(getattr(args, "ros_args", None) or [])])

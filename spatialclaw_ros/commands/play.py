@@ -28,7 +28,10 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
 
     from spatialclaw_ros.ros.player import BagPlayer
 
-    rclpy.init(args=["spatialclaw_player"])
+    from spatialclaw_ros.ros.dds import use_default_dds_profile
+
+    use_default_dds_profile()          # the same one-host profile as the node (1 MB images)
+    rclpy.init(args=["spatialclaw_player", *(getattr(args, "ros_args", None) or [])])
     node = rclpy.create_node("spatialclaw_player")
     stop = threading.Event()
     player = None

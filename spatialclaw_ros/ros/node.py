@@ -19,7 +19,6 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import rclpy
@@ -62,6 +61,7 @@ from spatialclaw_ros.msg import StepProgress as StepProgressMsg
 from spatialclaw_ros.param_specs import SPECS, allowed
 from spatialclaw_ros.ros import conversions as conv
 from spatialclaw_ros.ros.admission import QueryGate
+from spatialclaw_ros.ros.dds import DDS_PROFILE, use_default_dds_profile  # noqa: F401 - re-export
 from spatialclaw_ros.ros.diagnostics import NodeHealth, VlmProbe, health_to_diagnostics
 from spatialclaw_ros.ros.memory_hooks import memory_diagnostic, memory_for_query, start_memory
 from spatialclaw_ros.ros.ingest import Ingest
@@ -706,26 +706,6 @@ def spin_node(node: SpatialClawNode, stop: threading.Event | None = None) -> Non
     # the process ("terminate called without an active exception"); wait for it to leave.
     spinner.join(timeout=5.0)
     node.destroy_node()
-
-
-DDS_PROFILE = Path(__file__).resolve().parents[1] / "data" / "fastdds_one_host.xml"
-
-
-def use_default_dds_profile() -> str:
-    """Point Fast DDS at the shipped one-host profile (shared memory + UDP loopback, larger
-    buffers) unless the user chose a profile, another RMW, or `SPATIALCLAW_DDS_PROFILE=0`.
-    Must run before rclpy.init(). Returns a line for the log ('' when nothing was changed)."""
-    if os.environ.get("SPATIALCLAW_DDS_PROFILE", "1").lower() in ("0", "off", "no", "false"):
-        return ""
-    rmw = os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
-    if rmw not in ("rmw_fastrtps_cpp", "rmw_fastrtps_dynamic_cpp"):
-        return ""
-    if os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE") or os.environ.get(
-            "FASTRTPS_DEFAULT_PROFILES_FILE") or not DDS_PROFILE.exists():
-        return ""
-    os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(DDS_PROFILE)
-    return (f"Fast DDS profile {DDS_PROFILE.name} (shared memory + UDP, one host); "
-            "opt out with SPATIALCLAW_DDS_PROFILE=0 or your own FASTDDS_DEFAULT_PROFILES_FILE")
 
 
 def run(cfg: Config | None, ros_args: Sequence[str] | None = None) -> int:
