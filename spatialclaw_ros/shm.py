@@ -206,11 +206,16 @@ def block_count() -> int:
 
 
 def open_memfds() -> int:
-    """How many memfd descriptors this process holds (for leak checks)."""
+    """How many memfd descriptors of shared blocks this process holds (for leak checks).
+
+    Kernels' stderr buffers (``/memfd:spatialclaw-stderr``, one per kernel while it lives, also
+    for kernels the pool pre-warms in the background) are not counted.
+    """
     n = 0
     for name in os.listdir("/proc/self/fd"):
         try:
-            if os.readlink(f"/proc/self/fd/{name}").startswith("/memfd:"):
+            link = os.readlink(f"/proc/self/fd/{name}")
+            if link.startswith("/memfd:") and not link.startswith("/memfd:spatialclaw-stderr"):
                 n += 1
         except OSError:
             pass

@@ -242,6 +242,8 @@ def build_view(st: NsState) -> None:
         os.makedirs(nr + "/tmp", exist_ok=True)
         try:
             _mount("proc", nr + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
+            _mount(None, nr + "/proc", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+                   | MS_NOEXEC, "hidepid=2")
             st.layers.append("procns")
         except OSError as exc:              # e.g. in a container with masked /proc paths
             st.notes.append(f"own /proc: {exc}; the host's /proc is bound read-only instead")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import threading
 from typing import Any, Callable
 
@@ -14,6 +16,38 @@ from spatialclaw_ros.kernel.session import KernelSession
 
 log = logging.getLogger(__name__)
 _MODES = ("auto", "strict", "off")
+
+
+STALE_SCRATCH_S = 3600.0
+
+
+def clean_stale_scratch(max_age_s: float = STALE_SCRATCH_S) -> int:
+    """Remove empty spatialclaw-scratch-* dirs older than max_age_s from the temp dir; how many.
+
+    With a mount namespace a kernel's scratch is its own tmpfs (gone with it, whatever kills the
+    node); the session's host directory stays empty, and one is left behind only when the node is
+    killed. Only empty directories are removed (never anything a live kernel wrote).
+    """
+    import tempfile
+    import time
+
+    root = tempfile.gettempdir()
+    n = 0
+    try:
+        names = [x for x in os.listdir(root) if x.startswith("spatialclaw-scratch-")]
+    except OSError:
+        return 0
+    now = time.time()
+    for name in names:
+        path = os.path.join(root, name)
+        try:
+            st = os.lstat(path)
+            if stat.S_ISDIR(st.st_mode) and now - st.st_mtime > max_age_s:
+                os.rmdir(path)              # fails (and is skipped) unless empty
+                n += 1
+        except OSError:
+            pass
+    return n
 
 
 class KernelPool:
@@ -52,6 +86,7 @@ class KernelPool:
         self._errors: list[str] = []
         self._zygote: Zygote | None = None
         self._use_namespaces = True
+        clean_stale_scratch()
         self._zygote_lock = threading.Lock()
         self._thread = threading.Thread(target=self._fill, name="kernel-pool", daemon=True)
         self._thread.start()

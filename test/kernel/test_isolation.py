@@ -311,3 +311,20 @@ def test_auto_falls_back_when_the_namespaced_fork_server_cannot_start() -> None:
     assert any("namespaces: not used" in n for n in out["auto"]["notes"])
     assert out["auto"]["out"][0] == "PermissionError"
     assert "refused" in out["strict"]
+
+
+def test_stale_empty_scratch_dirs_are_cleaned(tmp_path, monkeypatch) -> None:
+    import tempfile
+
+    from spatialclaw_ros.kernel.pool import clean_stale_scratch
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    old_empty, old_full, new_empty = (tmp_path / f"spatialclaw-scratch-{x}" for x in "abc")
+    for d in (old_empty, old_full, new_empty):
+        d.mkdir()
+    (old_full / "kept.npy").write_bytes(b"x")
+    for d in (old_empty, old_full):
+        os.utime(d, (1, 1))
+    os.utime(old_full, (1, 1))
+    assert clean_stale_scratch() == 1
+    assert not old_empty.exists() and old_full.exists() and new_empty.exists()

@@ -147,3 +147,20 @@ def test_ioprio_set_victim(run, victim) -> None:  # noqa: ANN001
     before = get()
     run(f"print(S({NR('ioprio_set')}, 1, {victim.pid}, (3 << 13)))")
     assert get() == before
+
+
+@PROC
+def test_sibling_kernel_out_of_reach(pool, run) -> None:  # noqa: ANN001
+    """A kernel serving another query at the same time: no signal, limit or priority reaches it."""
+    with pool.acquire([], {}) as other:
+        assert other.run_cell("kept = 41", timeout_s=10).ok
+        before = open(f"/proc/{other._kernel.pid}/limits").read()
+        run("res = _imp('reso' + 'urce')\nn = 0\nfor pid in range(1, 300):\n"
+            "    for f in (lambda: getattr(os, 'ki' + 'll')(pid, 9),\n"
+            "              lambda: res.prlimit(pid, res.RLIMIT_NOFILE, (3, 3)),\n"
+            "              lambda: os.setpriority(os.PRIO_PROCESS, pid, 19)):\n"
+            "        try:\n            f()\n            n += 1\n        except OSError:\n            pass\n"
+            "print(n)")
+        assert open(f"/proc/{other._kernel.pid}/limits").read() == before
+        r = other.run_cell("print(kept + 1)", timeout_s=10)
+        assert r.ok and r.stdout.strip() == "42", r.error
