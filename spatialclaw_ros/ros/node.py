@@ -61,7 +61,7 @@ from spatialclaw_ros.msg import StepProgress as StepProgressMsg
 from spatialclaw_ros.param_specs import SPECS, allowed
 from spatialclaw_ros.ros import conversions as conv
 from spatialclaw_ros.ros.admission import QueryGate
-from spatialclaw_ros.ros.dds import DDS_PROFILE, use_default_dds_profile  # noqa: F401 - re-export
+from spatialclaw_ros.ros.dds import use_default_dds_profile
 from spatialclaw_ros.ros.diagnostics import NodeHealth, VlmProbe, health_to_diagnostics
 from spatialclaw_ros.ros.ingest import Ingest
 from spatialclaw_ros.ros.markers import answer_markers
