@@ -317,7 +317,7 @@ class SpatialClawNode(Node):
         """Reset buffers and dynamic TF when the node's clock jumps back (sim reset, bag loop)."""
         def on_jump(jump: Any) -> None:
             delta = jump.delta.nanoseconds
-            if delta < 0 or jump.clock_change in (1, 2):   # ROS_TIME_ACTIVATED/DEACTIVATED too
+            if delta < 0:
                 self.ingest.time_jumped(f"the node clock jumped by {delta / 1e9:+.3f} s")
 
         try:
