@@ -42,6 +42,8 @@ from spatialclaw_ros.frames.images import (
     image_to_rgb,
 )
 from spatialclaw_ros.frames.keyframes import KeyframeSelector
+from spatialclaw_ros.frames.rectify import (ModelChoice, Undistorter, camera_for, choose_model,
+                                            describe)
 from spatialclaw_ros.frames.sync import StampSynchronizer, SyncStats
 from spatialclaw_ros.frames.tf import TfBuffer, TfEdgeInfo
 from spatialclaw_ros.frames.types import CameraModel, Frame
@@ -391,6 +393,7 @@ def _convert(reader: Any, bag: Path, streams: dict[str, Any], role_conns: list, 
     depth_errors: set[str] = set()
     label_errors: set[str] = set()
     info_errors: list[str] = []
+    model = _CameraModelUse(choose_model(cfg.topics.image_model, streams["color"].topic))
 
     for c, logtime, raw in _iterate(reader, role_conns, bag):
         if not active:
@@ -410,7 +413,7 @@ def _convert(reader: Any, bag: Path, streams: dict[str, Any], role_conns: list, 
             active.discard(j)
             m, pose = chosen[j]
             frame = _build(m, pose, store, key, streams, fixed, str(bag), depth_errors,
-                           label_errors, info_errors, report)
+                           label_errors, info_errors, report, model)
             if frame is not None:
                 built[j] = frame
                 if len(built) == 1 and frame.nbytes * len(chosen) > cap:
@@ -446,24 +449,45 @@ def _convert(reader: Any, bag: Path, streams: dict[str, Any], role_conns: list, 
     return frames, frames[-1].camera
 
 
+class _CameraModelUse:
+    """P for a rectified colour topic, K with undistortion for a raw one (noted once)."""
+
+    def __init__(self, choice: ModelChoice) -> None:
+        self.choice = choice
+        self.undistorter = Undistorter()
+        self.noted = False
+
+
 def _build(m: Any, pose: PoseLookup, store: dict, key: Any, streams: dict[str, Any],
            fixed: str, source: str, depth_errors: set[str], label_errors: set[str],
-           info_errors: list[str], report: BagReport) -> Frame | None:
+           info_errors: list[str], report: BagReport,
+           model: _CameraModelUse | None = None) -> Frame | None:
     """One Frame from a match whose messages are all in ``store`` (None: unusable CameraInfo)."""
     info_ref = m.items.get("camera_info")
     if info_ref is None:
         info_errors.append("no CameraInfo near the frame's stamp")
         return None
     try:
-        cam = camera_model_from_info(store[key(info_ref)])
+        cam = (camera_for(store[key(info_ref)], model.choice.rectified) if model is not None
+               else camera_model_from_info(store[key(info_ref)]))
     except NoCameraInfoError as exc:
         info_errors.append(exc.message)
         return None
     depth = store[key(m.items["depth"])] if "depth" in m.items else None
     labels = store[key(m.items["labels"])] if "labels" in m.items else None
     try:
-        return _frame(m.stamp_ns, store[key(m.items["color"])], cam, depth, labels, pose.T, fixed,
-                      source, depth_errors, label_errors, pose.T_base)
+        frame = _frame(m.stamp_ns, store[key(m.items["color"])], cam, depth, labels, pose.T, fixed,
+                       source, depth_errors, label_errors, pose.T_base)
+        if model is not None:
+            if not model.choice.rectified:
+                frame = model.undistorter.apply(frame)
+            if not model.noted:
+                model.noted = True
+                report.notes.append(f"camera model: {describe(model.choice, cam)}")
+        return frame
+    except NoCameraInfoError as exc:
+        info_errors.append(exc.message)
+        return None
     except (ImageConversionError, ValueError) as exc:
         raise NoFramesError(f"colour topic {streams['color'].topic}: {exc}") from None
 

@@ -61,7 +61,7 @@ from spatialclaw_ros.msg import StepProgress as StepProgressMsg
 from spatialclaw_ros.param_specs import SPECS, allowed
 from spatialclaw_ros.ros import conversions as conv
 from spatialclaw_ros.ros.admission import QueryGate
-from spatialclaw_ros.ros.dds import DDS_PROFILE, use_default_dds_profile  # noqa: F401 - re-export
+from spatialclaw_ros.ros.dds import use_default_dds_profile
 from spatialclaw_ros.ros.diagnostics import NodeHealth, VlmProbe, health_to_diagnostics
 from spatialclaw_ros.ros.memory_hooks import memory_diagnostic, memory_for_query, start_memory
 from spatialclaw_ros.ros.ingest import Ingest
@@ -330,7 +330,7 @@ class SpatialClawNode(Node):
         """Reset buffers and dynamic TF when the node's clock jumps back (sim reset, bag loop)."""
         def on_jump(jump: Any) -> None:
             delta = jump.delta.nanoseconds
-            if delta < 0 or jump.clock_change in (1, 2):   # ROS_TIME_ACTIVATED/DEACTIVATED too
+            if delta < 0:
                 self.ingest.time_jumped(f"the node clock jumped by {delta / 1e9:+.3f} s")
 
         try:

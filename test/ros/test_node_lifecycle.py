@@ -124,7 +124,6 @@ def test_sigint_to_spatialclaw_agent_mid_query_leaves_no_kernel(repo_root, tmp_p
             ex.add_node(node)
             threading.Thread(target=_spin, args=(ex,), daemon=True).start()
             client = SpatialQueryClient(node)
-            from spatialclaw_ros.config import Config
             cam = SyntheticCamera(node, cli_config())
             # wait for the node, then give it frames
             assert client._client.wait_for_server(timeout_sec=60), "".join(out)  # noqa: SLF001

@@ -12,7 +12,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 import yaml
 
-from spatialclaw_ros.config import DEFAULT_CONFIG, NODE_NAME, Config, load_config
+from spatialclaw_ros.config import DEFAULT_CONFIG, Config, load_config
 from spatialclaw_ros.errors import ErrorCode
 from spatialclaw_ros.ros.node import SpatialClawNode
 from spatialclaw_ros.srv import SpatialQuery

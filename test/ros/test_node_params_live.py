@@ -169,3 +169,28 @@ def test_int_where_a_double_is_expected_in_a_params_file(tmp_path: Path) -> None
     finally:
         rclpy.shutdown(context=context)
 
+
+
+def test_two_namespaced_nodes_side_by_side_keep_the_yaml(tmp_path: Path) -> None:
+    p = tmp_path / "fleet.yaml"
+    p.write_text("/**:\n  ros__parameters:\n    fixed_frame: map\n"
+                 "    sandbox:\n      pool_size: 0\n      mode: \"off\"\n")
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    nodes = []
+    try:
+        for ns in ("/robot1", "/robot2"):
+            nodes.append(SpatialClawNode(context=context, cli_args=[
+                "--ros-args", "-r", f"__ns:={ns}", "--params-file", str(p),
+                "-r", "color:=camera/color/image_raw"]))
+        for ns, node in zip(("/robot1", "/robot2"), nodes):
+            assert node.get_fully_qualified_name() == f"{ns}/spatialclaw_agent"
+            assert node.cfg.fixed_frame == "map"                   # the /** file under each ns
+            subs = {s.topic_name for s in node._ingest_node.subscriptions}  # noqa: SLF001
+            assert {f"{ns}/camera/color/image_raw", f"{ns}/depth", f"{ns}/camera_info"} <= subs
+        wait_for(lambda: {("spatialclaw_agent", "/robot1"), ("spatialclaw_agent", "/robot2")}
+                 <= set(nodes[0].get_node_names_and_namespaces()), what="both nodes in the graph")
+    finally:
+        for n in nodes:
+            n.destroy_node()
+        rclpy.shutdown(context=context)

@@ -178,3 +178,52 @@ def _info_only(g, stamp_ns: int) -> None:  # noqa: ANN001 - test helper
     ci.p = [50.0, 0.0, W / 2, 0.0, 0.0, 50.0, H / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
     ci.d = [0.0] * 5
     g.camera.info.publish(ci)
+
+
+class _FakeGoalHandle:
+    """Just what SpatialClawNode needs of an rclpy ServerGoalHandle."""
+
+    def __init__(self, question: str) -> None:
+        import os
+        from types import SimpleNamespace
+
+        from spatialclaw_ros.action import SpatialQuery
+
+        self.goal_id = SimpleNamespace(uuid=os.urandom(16))
+        self.request = SpatialQuery.Goal(question=question)
+        self.is_cancel_requested = False
+
+    def execute(self) -> None:
+        pass
+
+    def publish_feedback(self, _fb: object) -> None:
+        pass
+
+    def succeed(self) -> None:
+        pass
+
+    abort = canceled = succeed
+
+
+def test_admission_follows_acceptance_order_not_thread_start_order(make_graph,
+                                                                    shared_pool) -> None:
+    """Execute callbacks may start in any order on a multi-threaded executor: the queue place is
+    taken when the goal is accepted, so the goals still run in arrival order."""
+    g = make_graph(fast_config(**{"agent.max_queued_queries": 6}), pool=shared_pool)
+    order: list[str] = []
+    g.agent.program_hook = lambda req: (order.append(req.question),
+                                        "ReturnAnswer(1.0, unit='m')")[1]
+    g.camera.stream(3, t0_ns=time.time_ns() - 5 * NS)
+    wait_for(lambda: len(g.agent.ingest.buffer) >= 2, what="frames buffered")
+    handles = [_FakeGoalHandle(f"goal {i}") for i in range(4)]
+    for h in handles:                                  # accepted in this order
+        g.agent._on_accepted(h)  # noqa: SLF001 - the action server's accept hook
+    threads = []
+    for h in reversed(handles):                        # ...but executed in the reverse one
+        t = threading.Thread(target=g.agent._execute_goal, args=(h,), daemon=True)  # noqa: SLF001
+        t.start()
+        threads.append(t)
+        time.sleep(0.05)
+    for t in threads:
+        t.join(120)
+    assert order == [h.request.question for h in handles]
