@@ -7,6 +7,12 @@ fail anyway, early and with a hint, before a cell wastes a step.
 from __future__ import annotations
 
 import ast
+import threading
+
+# CPython 3.11 keeps the AST converter's recursion depth per interpreter, not per thread: two
+# threads parsing at once (parallel eval queries, concurrent goals) can fail with "SystemError: AST
+# constructor recursion depth mismatch". Parse one at a time.
+_PARSE_LOCK = threading.Lock()
 
 _IMPORT_HINT = {
     "os": "files and processes are off limits; keep data in variables",
@@ -53,7 +59,8 @@ def check_code(code: str) -> list[str]:
     if not code.strip():
         return ["the cell is empty: write one ```python block with the next step"]
     try:
-        tree = ast.parse(code, mode="exec")
+        with _PARSE_LOCK:
+            tree = ast.parse(code, mode="exec")
     except SyntaxError as exc:
         where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
         text = (exc.text or "").rstrip()
