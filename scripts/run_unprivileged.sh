@@ -27,12 +27,24 @@ unshare --mount --propagation private -- bash -euo pipefail -c '
       if [ "$(( 0$(stat -c %a "$p") & 1 ))" = 0 ]; then top="$p"; fi; done
     echo "$top"
   }
+  # first keep every source, then hide each closed ancestor under a 0755 tmpfs, then put them back
+  srcs=("$BASE" "$ROOT"); tops=(); i=0
+  for src in "${srcs[@]}"; do
+    i=$((i + 1)); tops[$i]=$(closed_ancestor "$src")
+    if [ -n "${tops[$i]}" ]; then mkdir -p "$WORK/keep/$i"; mount --bind "$src" "$WORK/keep/$i"; fi
+  done
   i=0
-  for src in "$BASE" "$ROOT"; do
-    d=$(closed_ancestor "$src")
+  for src in "${srcs[@]}"; do
+    i=$((i + 1)); d=${tops[$i]}
     [ -n "$d" ] || continue
-    i=$((i + 1)); mkdir -p "$WORK/keep/$i"; mount --bind "$src" "$WORK/keep/$i"
-    if ! mountpoint -q "$d" || [ "$(stat -f -c %T "$d")" != tmpfs ]; then mount -t tmpfs -o mode=0755 tmpfs "$d"; fi
+    if [ "$(stat -f -c %T "$d")" != tmpfs ] || [ "$(stat -c %a "$d")" != 755 ]; then
+      mount -t tmpfs -o mode=0755 tmpfs "$d"
+    fi
+  done
+  i=0
+  for src in "${srcs[@]}"; do
+    i=$((i + 1))
+    [ -n "${tops[$i]}" ] || continue
     mkdir -p "$src"; mount --bind "$WORK/keep/$i" "$src"
   done
   cd "$ROOT"

@@ -58,7 +58,7 @@ ALLOW = [
     "openat", "open", "pread64", "pwrite64", "readv", "writev", "preadv", "pwritev", "preadv2",
     "pwritev2", "getdents64", "getdents", "access", "faccessat", "faccessat2", "readlink",
     "readlinkat", "getcwd", "chdir", "fchdir", "mkdir", "mkdirat", "unlink", "unlinkat", "rmdir",
-    "rename", "renameat", "renameat2", "ftruncate", "fsync", "fdatasync", "fadvise64", "flock",
+    "rename", "renameat", "renameat2", "ftruncate", "fsync", "fdatasync",
     "statfs", "fstatfs", "dup", "dup2", "dup3", "pipe", "pipe2", "select", "pselect6",
     "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd2",
     "recvfrom", "sendto", "getsockopt", "getsockname", "getpeername", "shutdown",
@@ -70,10 +70,10 @@ ALLOW = [
     "getresuid", "getresgid", "getpgrp", "getpgid", "getsid", "uname", "sysinfo", "getrusage",
     "times", "clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday",
     "time", "sched_yield", "sched_getparam", "sched_getscheduler", "sched_get_priority_max",
-    "sched_get_priority_min", "getcpu", "getrandom", "set_robust_list", "get_robust_list",
+    "sched_get_priority_min", "getcpu", "getrandom", "set_robust_list",
     "set_tid_address", "rseq", "membarrier", "exit", "exit_group", "wait4", "waitid",
-    "arch_prctl", "umask", "getrlimit", "setrlimit", "sendfile", "copy_file_range", "readahead",
-    "get_mempolicy", "close_range", "msync", "mincore",
+    "arch_prctl", "umask", "getrlimit", "setrlimit", "sendfile", "copy_file_range",
+    "get_mempolicy", "close_range", "msync",
     # Landlock can only take rights away: allowed so that it goes on at "init", after seccomp
     "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self",
 ]
@@ -92,12 +92,13 @@ NOTABLE_DENIED = ["socket", "socketpair", "connect", "bind", "execve", "execveat
                   "tkill", "rt_sigqueueinfo", "setsid", "setpgid", "keyctl", "perf_event_open",
                   "seccomp", "mlock", "link", "symlink", "truncate", "setuid", "setresuid",
                   "setgroups", "capset", "landlock_create_ruleset", "kcmp", "open_by_handle_at",
-                  "name_to_handle_at", "syslog", "personality", "process_madvise"]
-# fcntl commands allowed: DUPFD, GETFD, SETFD, GETFL, SETFL, GETLK, SETLK, SETLKW, GETOWN(9),
-# GETSIG(11), GETOWN_EX(16), OFD locks (36-38), DUPFD_CLOEXEC (1030), GETPIPE_SZ (1032),
-# ADD_SEALS (1033), GET_SEALS (1034). Not: SETOWN (8), SETSIG (10), SETOWN_EX (15),
-# SETLEASE (1024), NOTIFY (1026), SETPIPE_SZ (1031).
-FCNTL_ALLOWED = (0, 1, 2, 3, 4, 5, 6, 7, 9, 11, 16, 36, 37, 38, 1030, 1032, 1033, 1034)
+                  "name_to_handle_at", "syslog", "personality", "process_madvise", "flock",
+                  "get_robust_list", "mincore", "fadvise64", "readahead"]
+# fcntl commands allowed: DUPFD, GETFD, SETFD, GETFL, SETFL, GETOWN(9), GETSIG(11), GETOWN_EX(16),
+# DUPFD_CLOEXEC (1030), GETPIPE_SZ (1032), ADD_SEALS (1033), GET_SEALS (1034). Not: SETOWN (8),
+# SETSIG (10), SETOWN_EX (15), SETLEASE (1024), NOTIFY (1026), SETPIPE_SZ (1031), and no record
+# locks (5-7, 36-38; like flock, a lock on a shared read-only file could stall a host process).
+FCNTL_ALLOWED = (0, 1, 2, 3, 4, 9, 11, 16, 1030, 1032, 1033, 1034)
 # ioctl: TCGETS (isatty), FIONREAD, FIONBIO, FIONCLEX, FIOCLEX - same values on both arches.
 IOCTL_ALLOWED = (0x5401, 0x541B, 0x5421, 0x5450, 0x5451)
 # prctl: GET_DUMPABLE 3, SET_NAME 15, GET_NAME 16, GET_SECCOMP 21, CAPBSET_READ 23,
