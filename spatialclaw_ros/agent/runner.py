@@ -84,7 +84,8 @@ def run_query(request: QueryRequest, frames: list[Frame], cfg: Config, *, progra
     t_start = time.monotonic()
     cancel = cancel or threading.Event()
     transcript = Transcript(cfg.agent.transcript_dir)
-    result = QueryResult(success=False, frame_stamps_ns=[int(getattr(f, "stamp_ns", 0)) for f in frames])
+    result = QueryResult(success=False, frame_stamps_ns=[int(getattr(f, "stamp_ns", 0)) for f in frames],
+                         frame_cameras=[str(getattr(f, "camera_name", "camera")) for f in frames])
     run: QueryRun | None = None
     session: Any = None
     own_pool: Any = None
