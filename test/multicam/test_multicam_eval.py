@@ -84,3 +84,36 @@ def test_query_cli_answers_a_cross_camera_question_with_a_program(style: Path,
     assert "frames from" in out.stderr
     cams = json.loads(out.stdout)
     assert cams["success"]
+
+
+def test_colour_only_camera_without_da3_says_cannot_answer(style: Path, tmp_path: Path) -> None:
+    """The side camera has no depth; with no Depth Anything 3 set up, measuring from it ends with
+    CANNOT_ANSWER (the tool's error says what is missing), never with a number."""
+    from spatialclaw_ros.agent.runner import run_query
+    from spatialclaw_ros.agent.types import AnswerType, QueryRequest
+    from spatialclaw_ros.bags.multicam import load_bag_cameras
+    from spatialclaw_ros.errors import ErrorCode
+    from spatialclaw_ros.offline import offline_metadata, perception_for
+
+    cfg = load_config()
+    cfg.agent.transcript_dir = str(tmp_path / "t")
+    cfg.perception.engine_dir = str(tmp_path / "no-engines")
+    data = load_bag_cameras(style / "mc_b", cfg)
+    program = '''
+i = Metadata["frames_by_camera"]["side"][0]
+assert not Metadata["has_depth"][i] and Metadata["camera_names"][i] == "side"
+try:
+    tools.Reconstruct.get(i)
+except Exception as exc:
+    print("reconstruct:", exc)
+    ReturnAnswer(None, reason="needs a depth model: " + str(exc)[:200])
+'''
+    extra = offline_metadata(data.report, style / "mc_b", cfg)
+    assert extra["camera_mounts"] == {"head": "base_link", "side": "base_link", "wrist": "wrist_link"}
+    with perception_for(data.frames, cfg) as handlers:
+        res = run_query(QueryRequest(question="how far is the yellow ball from the side camera?",
+                                     answer_type=AnswerType.NUMBER), data.frames, cfg,
+                        program=program, extra_metadata=extra, handlers=handlers)
+    assert res.error_code == ErrorCode.CANNOT_ANSWER, (res.error_code, res.error_message)
+    assert "depth" in res.error_message
+    assert set(res.frame_cameras) == {"head", "wrist", "side"}
