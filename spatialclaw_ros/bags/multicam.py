@@ -88,7 +88,8 @@ def mount_frame(edges: list[TfEdgeInfo], camera_frame: str) -> str:
 def load_bag_cameras(path: str | Path, cfg: Config, *, start_ns: int | None = None,
                      end_ns: int | None = None, fixed_frame: str | None = None,
                      max_frames_per_camera: int | None = None,
-                     cameras: list[str] | None = None, load_frames: bool = True) -> MultiBagData:
+                     cameras: list[str] | None = None, load_frames: bool = True,
+                     select_keyframes: bool = True) -> MultiBagData:
     """Frames of every camera (or of ``cameras`` only) in the shared window, at most
     ``max_frames_per_camera`` each (default: cameras.max_query_frames_per_camera, else
     keyframes.max_query_frames), sorted by stamp. NoFramesError when no camera gives a frame."""
@@ -101,7 +102,7 @@ def load_bag_cameras(path: str | Path, cfg: Config, *, start_ns: int | None = No
         found = [c for c in found if c.name in cameras]
     if not found:                                  # nothing recognisable: today's single camera
         data = load_bag(path, cfg, start_ns=start_ns, end_ns=end_ns, fixed_frame=fixed_frame,
-                        load_frames=load_frames)
+                        load_frames=load_frames, select_keyframes=select_keyframes)
         return _single(data, cfg, max_frames_per_camera)
     k = max_frames_per_camera or cfg.cameras.max_query_frames_per_camera \
         or cfg.keyframes.max_query_frames
@@ -117,7 +118,8 @@ def load_bag_cameras(path: str | Path, cfg: Config, *, start_ns: int | None = No
             data = load_bag(path, cfg, start_ns=start_ns, end_ns=end_ns, fixed_frame=fixed_frame,
                             color_topic=cam.color, depth_topic=cam.depth,
                             camera_info_topic=cam.camera_info,
-                            labels_topic=cam.labels or NO_TOPIC, load_frames=load_frames)
+                            labels_topic=cam.labels or NO_TOPIC, load_frames=load_frames,
+                            select_keyframes=select_keyframes)
         except SpatialClawError as exc:
             s.error = exc.message
             errors.append(exc)

@@ -201,8 +201,7 @@ def _load_frames(args: argparse.Namespace, cfg: Config,
             start_ns = _to_ns(args.start, first, last) if args.start is not None else None
             end_ns = _to_ns(args.end, first, last) if args.end is not None else None
     spec = parse_frame_spec(args.frames) if getattr(args, "frames", None) else None
-    multi = (at_ns is None and spec is None and not any(v for k, v in overrides.items()
-                                                         if k != "fixed_frame"))
+    multi = (spec is None and not any(v for k, v in overrides.items() if k != "fixed_frame"))
     if multi:          # several cameras (cameras.spec, or found in the bag): frames of each
         from spatialclaw_ros.bags.multicam import is_multi_camera, load_bag_cameras
 
@@ -211,7 +210,8 @@ def _load_frames(args: argparse.Namespace, cfg: Config,
         names = [c.strip() for c in (getattr(args, "cameras", None) or "").split(",") if c.strip()]
         data = load_bag_cameras(args.bag, cfg, start_ns=start_ns, end_ns=end_ns,
                                 fixed_frame=overrides.get("fixed_frame"),
-                                max_frames_per_camera=args.max_frames, cameras=names or None)
+                                max_frames_per_camera=args.max_frames if at_ns is None else 10_000,
+                                cameras=names or None, select_keyframes=at_ns is None)
     else:
         data = load_bag(args.bag, cfg, start_ns=start_ns, end_ns=end_ns,
                         select_keyframes=at_ns is None, recording_frames=spec, **overrides)
@@ -221,7 +221,13 @@ def _load_frames(args: argparse.Namespace, cfg: Config,
         print(f"spatialclaw query: note: {line}", file=sys.stderr)
         notes.append(line)
     frames = data.frames
-    if at_ns is not None:
+    if at_ns is not None and multi:  # the frame of each camera nearest to --at (one moment)
+        frames = sorted((min((f for f in frames if f.camera_name == n),
+                             key=lambda f: abs(f.stamp_ns - at_ns))
+                         for n in dict.fromkeys(f.camera_name for f in frames)),
+                        key=lambda f: f.stamp_ns)
+        request.start_ns, request.end_ns = frames[0].stamp_ns, frames[-1].stamp_ns
+    elif at_ns is not None:
         nearest = min(frames, key=lambda f: abs(f.stamp_ns - at_ns))
         frames = [nearest]
         request.start_ns = request.end_ns = nearest.stamp_ns
@@ -240,7 +246,13 @@ def _load_frames(args: argparse.Namespace, cfg: Config,
     print(f"spatialclaw query: {len(frames)} frames from {args.bag} "
           f"({frames[0].stamp_ns / NS_PER_S:.3f} .. {frames[-1].stamp_ns / NS_PER_S:.3f} s), "
           f"fixed frame {request.fixed_frame or '(none: camera frame only)'}", file=sys.stderr)
+    if multi:
+        per = {n: sum(f.camera_name == n for f in frames) for n in dict.fromkeys(
+            f.camera_name for f in frames)}
+        print("spatialclaw query: frames per camera: " + ", ".join(f"{n} {k}" for n, k in per.items()),
+              file=sys.stderr)
     return frames, notes, data.report
+
 
 
 def _bag_stamp_range(args: argparse.Namespace, cfg: Config,

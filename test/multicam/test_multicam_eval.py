@@ -117,3 +117,19 @@ except Exception as exc:
     assert res.error_code == ErrorCode.CANNOT_ANSWER, (res.error_code, res.error_message)
     assert "depth" in res.error_message
     assert set(res.frame_cameras) == {"head", "wrist", "side"}
+
+
+def test_query_at_a_moment_takes_each_cameras_nearest_frame(style: Path, tmp_path: Path) -> None:
+    prog = tmp_path / "p.py"
+    prog.write_text("print(Metadata['camera_names'], Metadata['moments'])\n"
+                    "ReturnAnswer(len(set(Metadata['moments'])))\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "spatialclaw_ros.cli", "query", "--bag", str(style / "mc_a"),
+         "--question", "how many moments?", "--program", str(prog), "--answer-type", "count",
+         "--at", "1.0", "--json", "--set", f"agent.transcript_dir={tmp_path}"],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout)
+    assert res["answer"]["count"] == 1 and sorted(res["frame_cameras"]) == ["head", "side", "wrist"]
+    assert len(set(res["frame_stamps_ns"])) == 1
+    assert "frames per camera: head 1, side 1, wrist 1" in out.stderr
