@@ -75,13 +75,14 @@ class MultiIngest:
     # ---- the node's hooks --------------------------------------------------------------------
     @property
     def on_keyframe(self) -> Callable[[Frame], None] | None:
-        """Called with every buffered keyframe of any camera (memory hook)."""
+        """Called with every buffered keyframe of the first camera (the memory hook records one
+        camera: its store keeps one optical frame per keyframe)."""
         return next(iter(self.cameras.values())).on_keyframe
 
     @on_keyframe.setter
     def on_keyframe(self, fn: Callable[[Frame], None] | None) -> None:
-        for name, ing in self.cameras.items():
-            ing.on_keyframe = None if fn is None else _named(fn, name)
+        name, first = next(iter(self.cameras.items()))
+        first.on_keyframe = None if fn is None else _named(fn, name)
 
     def subscriptions(self) -> list[tuple[str, str, Callable[[Any], None], CameraSpec]]:
         """(kind, topic, callback, camera) for each camera stream; kind is color|depth|labels|camera_info."""
