@@ -133,3 +133,36 @@ def test_query_at_a_moment_takes_each_cameras_nearest_frame(style: Path, tmp_pat
     assert res["answer"]["count"] == 1 and sorted(res["frame_cameras"]) == ["head", "side", "wrist"]
     assert len(set(res["frame_stamps_ns"])) == 1
     assert "frames per camera: head 1, side 1, wrist 1" in out.stderr
+
+
+def test_camera_travel_is_one_cameras_motion(style: Path, tmp_path: Path) -> None:
+    """Across cameras camera_travel refuses (says how to pick one camera); within the wrist camera it
+    gives the wrist's own motion (the arm swings: not the head's path)."""
+    import numpy as np
+
+    from spatialclaw_ros.agent.runner import run_query
+    from spatialclaw_ros.agent.types import AnswerType, QueryRequest
+    from spatialclaw_ros.bags.multicam import load_bag_cameras
+    from spatialclaw_ros.offline import offline_metadata
+
+    cfg = load_config()
+    cfg.agent.transcript_dir = str(tmp_path / "t")
+    data = load_bag_cameras(style / "mc_a", cfg)
+    wrist = [f for f in data.frames if f.camera_name == "wrist"]
+    truth = float(np.linalg.norm(wrist[-1].T_fixed_camera[:3, 3] - wrist[0].T_fixed_camera[:3, 3]))
+    program = '''
+w = Metadata["frames_by_camera"]["wrist"]
+h = Metadata["frames_by_camera"]["head"]
+try:
+    tools.Geometry.camera_travel(h[0], w[-1])
+    raise SystemExit("mixed cameras were accepted")
+except ValueError as exc:
+    assert "different cameras" in str(exc), exc
+m = tools.Geometry.camera_travel(w[0], w[-1])
+ReturnAnswer(m.travel_m, unit="m")
+'''
+    res = run_query(QueryRequest(question="how far did the wrist camera move?",
+                                 answer_type=AnswerType.NUMBER), data.frames, cfg, program=program,
+                    extra_metadata=offline_metadata(data.report, style / "mc_a", cfg))
+    assert res.success, (res.error_code, res.error_message)
+    assert abs(res.answer.number - truth) < 1e-3
