@@ -15,7 +15,7 @@ from typing import Any, Callable
 from spatialclaw_ros.agent.types import QueryRequest
 from spatialclaw_ros.cameras import CameraSpec, camera_specs
 from spatialclaw_ros.config import Config
-from spatialclaw_ros.errors import InvalidRequestError, NoFramesError, SpatialClawError
+from spatialclaw_ros.errors import InvalidRequestError, SpatialClawError
 from spatialclaw_ros.frames.types import Frame
 from spatialclaw_ros.ros.ingest import Ingest
 
