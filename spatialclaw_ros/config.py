@@ -135,6 +135,20 @@ class DiagnosticsConfig:
 
 
 @dataclass
+class CamerasConfig:
+    """Several cameras in one query (head, wrist, a colour-only side camera...).
+
+    ``spec`` is a JSON list (a ROS parameter cannot hold a list of mappings) of
+    ``{"name", "color", "depth", "camera_info", "labels", "image_model"}`` objects; "" = one camera
+    named "camera" built from ``topics.*`` (the single-camera behaviour). See spatialclaw_ros/cameras.py.
+    """
+
+    spec: str = ""                        # JSON list of cameras; "" = the one camera of topics.*
+    max_query_frames_per_camera: int = 0  # frames per camera given to one query; 0 = keyframes.max_query_frames
+    moment_tolerance_s: float = 0.1       # frames of different cameras this close in time share a "moment"
+
+
+@dataclass
 class Config:
     """Everything the node and the CLI are configured with."""
 
@@ -148,6 +162,7 @@ class Config:
     perception: PerceptionConfig = field(default_factory=PerceptionConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    cameras: CamerasConfig = field(default_factory=CamerasConfig)
 
     def to_flat(self) -> dict[str, Any]:
         """Dotted parameter names to values, as the node declares them."""
@@ -180,6 +195,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError(
             f"parameter 'diagnostics.frame_error_age_s' ({d.frame_error_age_s:g}) must be >= "
             f"'diagnostics.frame_warn_age_s' ({d.frame_warn_age_s:g})")
+    if cfg.cameras.spec:
+        from spatialclaw_ros.cameras import camera_specs  # noqa: PLC0415 - no import cycle
+
+        camera_specs(cfg)                 # raises ConfigError naming what is wrong
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -40,6 +40,11 @@ def offline_metadata(report: Any, bag: str | Path, cfg: Config) -> dict[str, Any
     track = getattr(report, "camera_track", None)
     if track:
         out["camera_track"] = track
+    cams = getattr(report, "cameras", None)          # bags/multicam.py: several cameras
+    if cams:
+        out["camera_mounts"] = {c["name"]: c.get("mount_frame", "") for c in cams}
+        out["camera_topics"] = {c["name"]: {k: c.get(k, "") for k in ("color", "depth", "camera_info")}
+                                for c in cams}
     if cfg.perception.segment_backend in ("labels", "sam3", "vlm"):
         out["segment_backend"] = cfg.perception.segment_backend   # what tools.SAM3 "auto" uses
     da3, sam3 = da3_status(cfg), sam3_status(cfg)

@@ -135,6 +135,12 @@ SPECS: dict[str, ParamSpec] = {
                                               "s (node clock)", min=0.1, max=86400.0),
     "diagnostics.frame_error_age_s": ParamSpec("frames status ERROR when the newest frame is "
                                                "older, s", min=0.1, max=86400.0),
+    "cameras.spec": ParamSpec("JSON list of cameras [{name, color, depth, camera_info, labels, "
+                              "image_model}] ('' = one camera 'camera' from topics.*)", read_only=_RO),
+    "cameras.max_query_frames_per_camera": ParamSpec(
+        "frames per camera given to one query (0 = keyframes.max_query_frames)", min=0, max=1024),
+    "cameras.moment_tolerance_s": ParamSpec("frames of different cameras this close share a moment, s",
+                                            min=0.0, max=10.0),
 }
 
 

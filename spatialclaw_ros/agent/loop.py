@@ -175,9 +175,11 @@ class QueryRun:
         """Data URLs and titles of the first ``count`` keyframes."""
         urls, titles = [], []
         t0 = self.frames[0].stamp_ns if self.frames else 0
+        several = len({getattr(f, "camera_name", "camera") for f in self.frames}) > 1
         for i, f in enumerate(self.frames[:count]):
             urls.append(jpeg_data_url(f.rgb, self.cfg.vlm.image_max_side))
-            titles.append(f"InputImages[{i}] t={(f.stamp_ns - t0) * 1e-9:.2f}s")
+            titles.append(f"InputImages[{i}] t={(f.stamp_ns - t0) * 1e-9:.2f}s"
+                          + (f" camera {f.camera_name}" if several else ""))
         self.budget.sent += len(urls)
         return urls, titles
 

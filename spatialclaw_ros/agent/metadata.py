@@ -7,11 +7,12 @@ import numpy as np
 
 from spatialclaw_ros.agent.answers import AnswerSpec
 from spatialclaw_ros.agent.types import AnswerType, QueryRequest
+from spatialclaw_ros.cameras import group_moments
 from spatialclaw_ros.frames.types import Frame
 
 
 def build_metadata(request: QueryRequest, frames: list[Frame], fixed_frame: str,
-                   base_frame: str = "") -> dict[str, Any]:
+                   base_frame: str = "", moment_tolerance_s: float = 0.1) -> dict[str, Any]:
     """JSON-friendly facts the model may read as ``Metadata`` (no secrets, no arrays).
 
     ``base_frame`` is the robot base frame (REP-103: x forward, y left, z up) for frame="base"
@@ -24,7 +25,12 @@ def build_metadata(request: QueryRequest, frames: list[Frame], fixed_frame: str,
         cams.append({"frame_id": c.frame_id, "width": int(c.width), "height": int(c.height),
                      "fx": c.fx, "fy": c.fy, "cx": c.cx, "cy": c.cy,
                      "K": np.asarray(c.K, dtype=float).round(6).tolist(),
-                     "distortion_model": c.distortion_model})
+                     "distortion_model": c.distortion_model,
+                     "name": getattr(f, "camera_name", "camera")})
+    names = [getattr(f, "camera_name", "camera") for f in frames]
+    by_camera: dict[str, list[int]] = {}
+    for i, n in enumerate(names):
+        by_camera.setdefault(n, []).append(i)
     t0 = frames[0].stamp_ns if frames else 0
     return {
         "question": request.question,
@@ -44,6 +50,10 @@ def build_metadata(request: QueryRequest, frames: list[Frame], fixed_frame: str,
         "has_labels": [f.labels is not None for f in frames],
         "sources": sorted({f.source for f in frames if f.source}),
         "recording_index": [int(getattr(f, "recording_index", -1)) for f in frames],
+        "camera_names": names,
+        "frames_by_camera": by_camera,
+        "moments": group_moments([int(f.stamp_ns) for f in frames], names,
+                                 int(moment_tolerance_s * 1e9)),
     }
 
 
@@ -73,6 +83,12 @@ def metadata_summary(md: dict[str, Any]) -> str:
         lines.append(f"- image size: {c['width']}x{c['height']}" + ("" if same else " (varies)")
                      + f", fx={c['fx']:.1f} fy={c['fy']:.1f} cx={c['cx']:.1f} cy={c['cy']:.1f}"
                      + f", camera frame {c['frame_id']!r}")
+    by_cam = md.get("frames_by_camera") or {}
+    if len(by_cam) > 1:
+        mounts = md.get("camera_mounts") or {}
+        lines.append("- cameras (frames): " + "; ".join(
+            f"{n} {idx}" + (f" on {mounts[n]!r}" if mounts.get(n) else "") for n, idx in by_cam.items())
+            + f"; moments (same time) per frame: {md.get('moments')}")
     rec = md.get("recording_index") or []
     if rec and all(k >= 0 for k in rec):
         total = md.get("recording_count")

@@ -84,7 +84,8 @@ def run_query(request: QueryRequest, frames: list[Frame], cfg: Config, *, progra
     t_start = time.monotonic()
     cancel = cancel or threading.Event()
     transcript = Transcript(cfg.agent.transcript_dir)
-    result = QueryResult(success=False, frame_stamps_ns=[int(getattr(f, "stamp_ns", 0)) for f in frames])
+    result = QueryResult(success=False, frame_stamps_ns=[int(getattr(f, "stamp_ns", 0)) for f in frames],
+                         frame_cameras=[str(getattr(f, "camera_name", "camera")) for f in frames])
     run: QueryRun | None = None
     session: Any = None
     own_pool: Any = None
@@ -114,7 +115,8 @@ def run_query(request: QueryRequest, frames: list[Frame], cfg: Config, *, progra
         if max_steps < 1:
             raise InvalidRequestError("agent.max_steps must be >= 1")
         timeout_s = request.timeout_s or cfg.agent.query_timeout_s
-        metadata = build_metadata(request, frames, fixed_frame, base_frame=cfg.base_frame)
+        metadata = build_metadata(request, frames, fixed_frame, base_frame=cfg.base_frame,
+                                  moment_tolerance_s=cfg.cameras.moment_tolerance_s)
         _merge_extra_metadata(metadata, extra_metadata, transcript)
         validator = AnswerValidator(answer_spec(request, frames, fixed_frame))
         run = QueryRun(request, frames, cfg, metadata=metadata, validator=validator,

@@ -55,6 +55,7 @@ class QueryRequest:
     max_steps: int = 0                 # 0: configured default
     executor: Executor | None = None   # None: configured default
     timeout_s: float = 0.0             # 0: configured default
+    cameras: list[str] = field(default_factory=list)   # camera names to use; empty: every camera
 
 
 @dataclass
@@ -126,6 +127,7 @@ class QueryResult:
     timings: StageTimings = field(default_factory=StageTimings)
     sandbox_layers: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. "scale estimated", "restored 3 cells"
+    frame_cameras: list[str] = field(default_factory=list)  # camera of each frame_stamps_ns entry
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict (what `spatialclaw query --json` prints)."""
@@ -140,4 +142,5 @@ class QueryResult:
             "timings": asdict(self.timings),
             "sandbox_layers": list(self.sandbox_layers),
             "notes": list(self.notes),
+            "frame_cameras": list(self.frame_cameras),
         }

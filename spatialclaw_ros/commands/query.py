@@ -61,6 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-frames", type=int, metavar="N",
                    help="frames given to the query (default: keyframes.max_query_frames)")
     p.add_argument("--json", action="store_true", help="print the QueryResult as JSON")
+    p.add_argument("--cameras", metavar="NAMES",
+                   help="comma-separated camera names to use (default: every camera; "
+                        "`spatialclaw info` lists them); --max-frames is then per camera")
     p.add_argument("--demo", action="store_true",
                    help="generate a simulated scene and answer its questions (no bag needed)")
     add_topic_arguments(p)
@@ -198,20 +201,41 @@ def _load_frames(args: argparse.Namespace, cfg: Config,
             start_ns = _to_ns(args.start, first, last) if args.start is not None else None
             end_ns = _to_ns(args.end, first, last) if args.end is not None else None
     spec = parse_frame_spec(args.frames) if getattr(args, "frames", None) else None
-    data = load_bag(args.bag, cfg, start_ns=start_ns, end_ns=end_ns,
-                    select_keyframes=at_ns is None, recording_frames=spec, **overrides)
+    multi = (spec is None and not any(v for k, v in overrides.items() if k != "fixed_frame"))
+    if multi:          # several cameras (cameras.spec, or found in the bag): frames of each
+        from spatialclaw_ros.bags.multicam import is_multi_camera, load_bag_cameras
+
+        multi = bool(getattr(args, "cameras", None)) or is_multi_camera(args.bag, cfg)
+    if multi:
+        names = [c.strip() for c in (getattr(args, "cameras", None) or "").split(",") if c.strip()]
+        data = load_bag_cameras(args.bag, cfg, start_ns=start_ns, end_ns=end_ns,
+                                fixed_frame=overrides.get("fixed_frame"),
+                                max_frames_per_camera=args.max_frames if at_ns is None else 10_000,
+                                cameras=names or None, select_keyframes=at_ns is None)
+    else:
+        data = load_bag(args.bag, cfg, start_ns=start_ns, end_ns=end_ns,
+                        select_keyframes=at_ns is None, recording_frames=spec, **overrides)
     if request.fixed_frame:
         require_poses(data)        # an explicit --fixed-frame must be reachable
     for line in data.report.missing:
         print(f"spatialclaw query: note: {line}", file=sys.stderr)
         notes.append(line)
     frames = data.frames
-    if at_ns is not None:
+    if at_ns is not None and multi:  # the frame of each camera nearest to --at (one moment)
+        frames = sorted((min((f for f in frames if f.camera_name == n),
+                             key=lambda f: abs(f.stamp_ns - at_ns))
+                         for n in dict.fromkeys(f.camera_name for f in frames)),
+                        key=lambda f: f.stamp_ns)
+        request.start_ns, request.end_ns = frames[0].stamp_ns, frames[-1].stamp_ns
+    elif at_ns is not None:
         nearest = min(frames, key=lambda f: abs(f.stamp_ns - at_ns))
         frames = [nearest]
         request.start_ns = request.end_ns = nearest.stamp_ns
     elif spec is not None:
         request.start_ns, request.end_ns = frames[0].stamp_ns, frames[-1].stamp_ns
+    elif multi:                      # already at most --max-frames per camera
+        request.start_ns = start_ns or 0
+        request.end_ns = end_ns or 0
     else:
         k = args.max_frames or cfg.keyframes.max_query_frames
         frames = [frames[i] for i in spread_indices(len(frames), k)]
@@ -222,7 +246,13 @@ def _load_frames(args: argparse.Namespace, cfg: Config,
     print(f"spatialclaw query: {len(frames)} frames from {args.bag} "
           f"({frames[0].stamp_ns / NS_PER_S:.3f} .. {frames[-1].stamp_ns / NS_PER_S:.3f} s), "
           f"fixed frame {request.fixed_frame or '(none: camera frame only)'}", file=sys.stderr)
+    if multi:
+        per = {n: sum(f.camera_name == n for f in frames) for n in dict.fromkeys(
+            f.camera_name for f in frames)}
+        print("spatialclaw query: frames per camera: " + ", ".join(f"{n} {k}" for n, k in per.items()),
+              file=sys.stderr)
     return frames, notes, data.report
+
 
 
 def _bag_stamp_range(args: argparse.Namespace, cfg: Config,

@@ -74,7 +74,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--light", type=float, default=1.0,
                    help="brightness of the lights, 0..3 (default 1; 0.2 is a dim room)")
     p.add_argument("--max-questions", type=int, default=0, help="keep the first N questions (0 = all)")
-    p.add_argument("--preset", choices=sorted(PRESETS),
+    p.add_argument("--preset", choices=sorted([*PRESETS, "multicam"]),
                    help="generate a committed set (fixtures -> test/data, demo -> spatialclaw_ros/data)")
     p.add_argument("--force", action="store_true", help="overwrite existing bags")
 
@@ -115,6 +115,12 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     if args.count < 1:
         print("spatialclaw sim: --count must be at least 1", file=sys.stderr)
         return 2
+    if args.preset == "multicam":      # three cameras, cross-camera questions (issue 16)
+        from spatialclaw_ros.sim.multicam import make_multicam_set
+
+        for side in make_multicam_set(args.out, overwrite=args.force):
+            print(side)
+        return 0
     if args.preset:
         jobs = preset_jobs(args.preset, width=args.width, height=args.height,
                            renderer="gl" if args.renderer == "auto" else args.renderer)

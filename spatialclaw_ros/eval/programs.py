@@ -123,6 +123,10 @@ _BODIES["count_class"] = _BODIES["count_colour"]
 def program_for(question: dict[str, Any], scene: dict[str, Any]) -> str:
     """The reference program of one question (ValueError for an unknown kind)."""
     kind = question.get("kind", "")
+    if kind.startswith("cross_"):                 # multi-camera scenes (issue 16)
+        from spatialclaw_ros.eval.multicam_programs import multicam_program_for
+
+        return multicam_program_for(question, scene)
     if kind not in _BODIES:
         raise ValueError(f"no reference program for question kind {kind!r}")
     names = {o["id"]: o["name"] for o in scene["objects"]}

@@ -126,7 +126,7 @@ def run_eval(items: list[EvalItem], cfg: Config, *, programs_dir: str | Path | N
              stream: Any = None) -> EvalReport:
     """Answer every item (programs from ``programs_dir``, else the VLM) and score the answers."""
     from spatialclaw_ros.agent.runner import run_query
-    from spatialclaw_ros.bags.reader import load_bag
+    from spatialclaw_ros.bags.multicam import load_query_bag
     from spatialclaw_ros.kernel import KernelPool
 
     if not items:
@@ -143,7 +143,7 @@ def run_eval(items: list[EvalItem], cfg: Config, *, programs_dir: str | Path | N
     load_errors: dict[Path, str] = {}
     for bag in sorted({it.bag for it in items}):
         try:
-            data = load_bag(bag, cfg)
+            data = load_query_bag(bag, cfg)     # several cameras: every camera's frames
             frames_of[bag] = data.frames
             meta_of[bag] = offline_metadata(data.report, bag, cfg)
         except Exception as exc:  # noqa: BLE001 - reported per question

@@ -62,6 +62,7 @@ class Frame:
     source: str = ""                  # e.g. topic name or bag path
     T_fixed_base: np.ndarray | None = None
     recording_index: int = -1         # index among the recording's colour frames (bags); -1 unknown
+    camera_name: str = "camera"       # which configured/discovered camera took it (cameras.spec)
 
     @property
     def stamp_s(self) -> float:

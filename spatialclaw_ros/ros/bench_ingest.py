@@ -57,6 +57,8 @@ class IngestBench:
     python: str = sys.version.split()[0]
     cpu_count: int = os.cpu_count() or 0
     dds: str = "shipped"                   # shipped | test | none (Fast DDS defaults)
+    cameras: int = 1                       # --multicam: 3 (two RGB-D + one colour-only)
+    cpu_percent_per_camera: float = 0.0    # node CPU / cameras
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,6 +75,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Fast DDS profile for both sides: shipped (the node's default, "
                         "spatialclaw_ros/data/fastdds_one_host.xml), test (SHM only), none "
                         "(Fast DDS defaults); compare frame loss")
+    p.add_argument("--multicam", action="store_true",
+                   help="three cameras (cameras.spec): two RGB-D and one colour-only, each at --rate")
 
 
 def main(args: argparse.Namespace, cfg: Config) -> int:
@@ -104,6 +108,11 @@ def main(args: argparse.Namespace, cfg: Config) -> int:
            "--set", f"keyframes.min_translation_m={k.min_translation_m}",
            "--set", f"keyframes.min_rotation_deg={k.min_rotation_deg}",
            "--set", f"fixed_frame={cfg.fixed_frame}"]
+    if getattr(args, "multicam", False):
+        from spatialclaw_ros.ros.bench_ingest_multi import CAMERAS, set_args
+
+        cmd += set_args()
+        res.cameras = len(CAMERAS)
     node = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rclpy.init()
     pub_node = rclpy.create_node("spatialclaw_bench_ingest")
@@ -114,7 +123,12 @@ def main(args: argparse.Namespace, cfg: Config) -> int:
     spin = threading.Thread(target=rclpy.spin, args=(pub_node,), daemon=True)
     spin.start()
     try:
-        pubs = _Publishers(pub_node, cfg, args.width, args.height, qos_profile_sensor_data)
+        if res.cameras > 1:
+            from spatialclaw_ros.ros.bench_ingest_multi import MultiPublishers
+
+            pubs = MultiPublishers(pub_node, cfg, args.width, args.height, qos_profile_sensor_data)
+        else:
+            pubs = _Publishers(pub_node, cfg, args.width, args.height, qos_profile_sensor_data)
         if not pubs.wait_subscribed(60.0):
             print("bench ingest: the node did not subscribe within 60 s", file=sys.stderr)
             return 1
@@ -156,6 +170,7 @@ def main(args: argparse.Namespace, cfg: Config) -> int:
         cpu_end = _cpu_s(node.pid)
         if steady_cpu0 is not None and end > steady_t0:
             res.cpu_percent_one_core = round(100.0 * (cpu_end - steady_cpu0) / (end - steady_t0), 2)
+        res.cpu_percent_per_camera = round(res.cpu_percent_one_core / res.cameras, 2)
         time.sleep(1.5)                               # one more diagnostics message
         st = _frames_status(diags) or {}
         res.images_received = int(st.get("images_received", 0))
@@ -284,6 +299,7 @@ def _print(r: IngestBench) -> None:
           f"cap {r.memory_cap_mb} MB); DDS profile: {r.dds}; {r.cpu_count} CPUs, Python {r.python}")
     rows = [
         ("node CPU, % of one core (steady)", f"{r.cpu_percent_one_core:.1f}"),
+        (f"node CPU per camera ({r.cameras} cameras)", f"{r.cpu_percent_per_camera:.1f}"),
         ("node CPU per 1 s window, median", f"{statistics.median(r.cpu_percent_per_window):.1f}"
          if r.cpu_percent_per_window else "n/a"),
         ("frames published / received", f"{r.frames_published} / {r.images_received}"),

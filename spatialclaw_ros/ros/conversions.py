@@ -77,6 +77,7 @@ def request_from_goal(goal: Any) -> QueryRequest:
         max_steps=int(goal.max_steps),
         executor=executor,
         timeout_s=timeout_s,
+        cameras=[str(c).strip() for c in getattr(goal, "cameras", []) if str(c).strip()],
     )
 
 
@@ -93,6 +94,7 @@ def goal_fields(request: QueryRequest) -> dict[str, Any]:
         "max_steps": int(request.max_steps),
         "executor": request.executor.value if request.executor else "",
         "timeout_s": float(request.timeout_s),
+        "cameras": list(request.cameras),
     }
 
 
@@ -182,6 +184,8 @@ def fill_result(msg: Any, result: QueryResult, fixed_frame: str) -> Any:
     msg.transcript_path = result.transcript_path or ""
     msg.timings = timings_to_msg(result.timings)
     msg.sandbox_layers = [str(x) for x in result.sandbox_layers]
+    if hasattr(msg, "frame_cameras"):
+        msg.frame_cameras = [str(c) for c in result.frame_cameras]
     return msg
 
 
@@ -206,6 +210,7 @@ def result_from_msg(msg: Any) -> QueryResult:
                              prompt_tokens=t.prompt_tokens,
                              completion_tokens=t.completion_tokens),
         sandbox_layers=list(msg.sandbox_layers),
+        frame_cameras=list(getattr(msg, "frame_cameras", [])),
     )
 
 

@@ -65,6 +65,7 @@ from spatialclaw_ros.ros.dds import use_default_dds_profile
 from spatialclaw_ros.ros.diagnostics import NodeHealth, VlmProbe, health_to_diagnostics
 from spatialclaw_ros.ros.memory_hooks import memory_diagnostic, memory_for_query, start_memory
 from spatialclaw_ros.ros.ingest import Ingest
+from spatialclaw_ros.ros.multi_ingest import MultiIngest, camera_statuses, make_ingest
 from spatialclaw_ros.ros.markers import answer_markers
 from spatialclaw_ros.secrecy import harden_process, has_credentials, redact_url
 from spatialclaw_ros.srv import SpatialQuery as SpatialQueryService
@@ -172,8 +173,8 @@ class SpatialClawNode(Node):
         self._closed = False
         self.gate = QueryGate(self.cfg.agent.max_concurrent_queries,
                               self.cfg.agent.max_queued_queries)
-        self.ingest = Ingest(self.cfg, clock_ns=self._now_ns,
-                             log=lambda line: self.get_logger().warning(line))
+        self.ingest = make_ingest(self.cfg, clock_ns=self._now_ns,      # several cameras: cameras.spec
+                                  log=lambda line: self.get_logger().warning(line))
         self.memory = start_memory(self.cfg, self.get_logger(),          # memory hook (memory.enabled)
                                    is_idle=lambda: self.gate.counts().running + self.gate.counts().queued == 0)
         if self.memory is not None:
@@ -247,19 +248,30 @@ class SpatialClawNode(Node):
             self.ingest.topic_names[topic] = name
             node.create_subscription(msg_type, name, callback, qos)
 
-        if t.compressed or t.color_transport == "compressed":
+        if isinstance(self.ingest, MultiIngest):       # several cameras (cameras.spec): each its streams
+            for kind, topic, callback, _cam in self.ingest.subscriptions():
+                if kind == "color" and (t.compressed or t.color_transport == "compressed"):
+                    sub(CompressedImage, topic.rstrip("/") + "/compressed", callback, CAMERA_QOS)
+                elif kind == "depth" and t.depth_transport == "compressedDepth":
+                    sub(CompressedImage, topic.rstrip("/") + "/compressedDepth", callback, CAMERA_QOS)
+                else:
+                    sub(CameraInfo if kind == "camera_info" else Image, topic, callback, CAMERA_QOS)
+        elif t.compressed or t.color_transport == "compressed":
             sub(CompressedImage, t.color.rstrip("/") + "/compressed", self.ingest.on_color,
                 CAMERA_QOS)
         else:
             sub(Image, t.color, self.ingest.on_color, CAMERA_QOS)
-        if t.depth and t.depth_transport == "compressedDepth":
+        if isinstance(self.ingest, MultiIngest):
+            pass
+        elif t.depth and t.depth_transport == "compressedDepth":
             sub(CompressedImage, t.depth.rstrip("/") + "/compressedDepth", self.ingest.on_depth,
                 CAMERA_QOS)
         elif t.depth:
             sub(Image, t.depth, self.ingest.on_depth, CAMERA_QOS)
-        if t.labels:
+        if t.labels and not isinstance(self.ingest, MultiIngest):
             sub(Image, t.labels, self.ingest.on_labels, CAMERA_QOS)
-        sub(CameraInfo, t.camera_info, self.ingest.on_camera_info, CAMERA_QOS)
+        if not isinstance(self.ingest, MultiIngest):
+            sub(CameraInfo, t.camera_info, self.ingest.on_camera_info, CAMERA_QOS)
         sub(TFMessage, "/tf", lambda m: self.ingest.on_tf(m, static=False), TF_QOS)
         sub(TFMessage, "/tf_static", lambda m: self.ingest.on_tf(m, static=True), TF_STATIC_QOS)
         executor = SingleThreadedExecutor(context=self.context)
@@ -627,6 +639,7 @@ class SpatialClawNode(Node):
             self._query_config()             # thresholds set with ros2 param set apply here too
             self.ingest.tick()
             arr = health_to_diagnostics(self.health(), self.get_clock().now().to_msg(), self.get_name())
+            arr.status.extend(camera_statuses(self.ingest, self.get_name()))  # one per camera (cameras.spec)
             if self.memory is not None:                                   # memory hook: /diagnostics
                 self.memory.poll_correction(self.ingest.tf)
                 arr.status.append(memory_diagnostic(self.memory, self.get_name()))

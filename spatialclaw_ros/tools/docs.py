@@ -30,6 +30,8 @@ Conventions (everywhere):
 - Frames (REP-103): the fixed frame `Metadata["fixed_frame"]` (world, z up); the camera optical frame
   (x right, y down, z forward); the robot base (x forward, y left, z up). Results say their `frame`.
 - Plain arrays passed to tools.Geometry are taken to be in the fixed frame.
+- Cameras: keyframe i comes from camera `Metadata['camera_names'][i]` (`frames_by_camera`; same `moments[i]` =
+  same time); tools use each frame's own intrinsics and pose, so results of all cameras meet in the fixed frame.
 """
 
 # The kernel built-ins (the kernel provides them; tools/ does not): documented here, in one place.
@@ -40,7 +42,8 @@ BUILTINS: list[tuple[str, str]] = [
      "dict with the query's facts: `question`, `answer_type`, `choices`, `expected_unit`, "
      "`fixed_frame`, `num_frames`, `stamps_ns`, `times_s` (from frame 0), `camera_frame_ids`, "
      "`cameras` (per frame: width, height, fx, fy, cx, cy, K), `has_depth`, `has_pose`, "
-     "`has_labels`, and in simulation `objects` (id, name, class, color). "
+     "`has_labels`, `camera_names` (per frame), `frames_by_camera`, `moments`, `camera_mounts` "
+     "({camera: the frame it is mounted on, e.g. a wrist link}), and in simulation `objects` (id, name, class, color). "
      "`recording_index` (per keyframe: its index among the recording's colour frames, 0 = first; "
      "'the last image' is the recording frame `Metadata['recording_count'] - 1`), "
      "`recording_stamps_ns`, `recording_count`, `perception` (which models are set up: da3, sam3, "

@@ -628,10 +628,16 @@ class GeometryTool(Tool):
         """
         i = check_frame_index(self._ctx, from_index)
         j = check_frame_index(self._ctx, to_index)
+        cam = self._camera_names()
+        if cam and cam[i] != cam[j]:          # several cameras: a motion is one camera's
+            raise ValueError(
+                f"keyframes {i} and {j} come from different cameras ({cam[i]!r}, {cam[j]!r}): pick two "
+                f"keyframes of one camera, e.g. Metadata['frames_by_camera'][{cam[i]!r}][0] and [-1]")
         Ti, Tj = self._pose(i, backend, any_world=True), self._pose(j, backend, any_world=True)
         step = 1 if j >= i else -1
         poses = [Ti] + [self._pose(k, backend, any_world=True)
-                        for k in (range(i + step, j + step, step) if i != j else [])]
+                        for k in (range(i + step, j + step, step) if i != j else [])
+                        if not cam or cam[k] == cam[i]]
         source = "keyframes"
         track = self._track_between(i, j, Ti, Tj) if backend in ("auto", "sensor") else None
         if track is not None:
@@ -644,12 +650,22 @@ class GeometryTool(Tool):
         return CameraMotion(i, j, float(np.linalg.norm(tr)), path, rot, dt, self._ctx.fixed_frame, tr,
                             turn_deg=float(turn), path_source=source)
 
+    def _camera_names(self) -> list[str]:
+        """Metadata['camera_names'] when the query has frames of several cameras, else []."""
+        md = self._ctx.metadata if isinstance(self._ctx.metadata, dict) else {}
+        names = md.get("camera_names") or []
+        return list(names) if len(set(names)) > 1 and len(names) == len(self._ctx.images) else []
+
     def _track_between(self, i: int, j: int, Ti: np.ndarray, Tj: np.ndarray) -> list[np.ndarray] | None:
         """Poses from Metadata['camera_track'] (full-rate TF) strictly between keyframes i and j, with both ends."""
         c = self._ctx
         tr = c.metadata.get("camera_track") if isinstance(c.metadata, dict) else None
         if not tr or tr.get("frame") != c.fixed_frame or c.poses[i] is None or c.poses[j] is None:
             return None
+        if tr.get("camera_frame") and c.cameras[i].frame_id and \
+                tr["camera_frame"] != c.cameras[i].frame_id:
+            return None                       # the track is another camera's path
+
         from transforms3d.quaternions import quat2mat
 
         a, b = sorted((int(c.stamps_ns[i]), int(c.stamps_ns[j])))
