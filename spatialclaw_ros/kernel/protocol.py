@@ -35,6 +35,10 @@ MAX_CONTAINERS = 20_000
 MAX_ITEMS = 200_000
 MAX_DEPTH = 32
 UNTRUSTED_MAPPED_MAX = 4 * 1024 ** 3    # shared blocks one kernel message may have the parent map
+# A sandboxed kernel cannot make memfds (denied), so its blocks are unsealed scratch files that the
+# parent copies into private memory: their total size is checked, before anything is read, against
+# this smaller budget (the copy skips holes, so a sparse block costs only the data it holds).
+UNTRUSTED_COPIED_MAX = 1024 ** 3
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _BRACKET = re.compile(rb"[\[\]{}]")
 
@@ -215,6 +219,26 @@ class Decoder:
         self.untrusted = untrusted
         self.maps: dict[int, Any] = {}
         self.mapped = 0
+        if untrusted:
+            self._check_budget()
+
+    def _check_budget(self) -> None:
+        """Refuse an untrusted message whose blocks are too large in total, before reading any."""
+        mapped = copied = 0
+        for fd in self.fds:
+            try:
+                size = os.fstat(fd).st_size
+            except OSError as exc:
+                raise shm.ShmError(f"shared block cannot be inspected: {exc}") from exc
+            mapped += size
+            if not shm.is_sealed(fd):
+                copied += size
+        if mapped > UNTRUSTED_MAPPED_MAX:
+            raise shm.ShmError(f"the message's shared blocks exceed {UNTRUSTED_MAPPED_MAX} bytes "
+                               f"({mapped} bytes)")
+        if copied > UNTRUSTED_COPIED_MAX:
+            raise shm.ShmError(f"the message's unsealed shared blocks exceed {UNTRUSTED_COPIED_MAX} "
+                               f"bytes ({copied} bytes; they are copied)")
 
     def hook(self, obj: dict[str, Any]) -> Any:
         """json object_hook: called for every JSON object, innermost first."""

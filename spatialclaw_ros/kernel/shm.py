@@ -138,15 +138,40 @@ def map_readonly(fd: int, *, require_sealed: bool = False, max_bytes: int = 1 <<
     if require_sealed and not is_sealed(fd):
         mm = mmap.mmap(-1, st.st_size)
         view_ = memoryview(mm)
-        off = 0
-        while off < st.st_size:
-            n = os.preadv(fd, [view_[off:]], off)
-            if n <= 0:
-                break
-            off += n
-        view_.release()
+        try:
+            for start, end in _data_extents(fd, st.st_size):   # holes stay untouched zero pages
+                off = start
+                while off < end:
+                    n = os.preadv(fd, [view_[off:end]], off)
+                    if n <= 0:
+                        break
+                    off += n
+        finally:
+            view_.release()
         return mm
     return mmap.mmap(fd, st.st_size, mmap.MAP_SHARED, mmap.PROT_READ)
+
+
+def _data_extents(fd: int, size: int) -> list[tuple[int, int]]:
+    """The [start, end) ranges of a file below `size` that hold data (all of it if unknown)."""
+    out: list[tuple[int, int]] = []
+    off = 0
+    try:
+        while off < size:
+            try:
+                start = os.lseek(fd, off, os.SEEK_DATA)
+            except OSError as exc:
+                if exc.errno == 6:          # ENXIO: no data past off
+                    break
+                raise
+            if start >= size:
+                break
+            end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
+            out.append((start, end))
+            off = end
+    except (OSError, AttributeError):       # no SEEK_DATA here: read everything
+        return [(0, size)]
+    return out
 
 
 def view(mm: mmap.mmap, dtype: str, shape: list[int], offset: int) -> np.ndarray:

@@ -21,15 +21,18 @@ from spatialclaw_ros.config import Config, SandboxConfig
 from spatialclaw_ros.frames.types import CameraModel, Frame
 from spatialclaw_ros.kernel import KernelPool
 
-# Kernel code: the channel object and the pending request, reached without an import statement.
+# Kernel code: the live channel object and the pending request, reached without an import statement.
 PRELUDE = (
     "_i = getattr(np, '__buil' + 'tins__')['__imp' + 'ort__']\n"
     "_gc = _i('gc')\n"
-    "_ch = [o for o in _gc.get_objects() if type(o).__name__ == 'Channel'][0]\n"
     "_f = _i('sys')._getframe()\n"
     "while 'request' not in _f.f_locals:\n"
     "    _f = _f.f_back\n"
     "_rq = _f.f_locals['request']\n"
+    # the live channel is the serving loop's own `chan` (the fork server's control channel is
+    # detached in a kernel, so a gc scan for any Channel finds a dead one first)
+    "_ch = _f.f_locals.get('chan') or [o for o in _gc.get_objects()\n"
+    "       if type(o).__name__ == 'Channel' and o.sock.fileno() >= 0][0]\n"
     "def raw(b):\n"
     "    _ch.sock.sendall(b)\n"
     "def forge(**m):\n"

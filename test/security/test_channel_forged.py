@@ -135,24 +135,72 @@ def test_huge_numbers_in_checked_fields_are_a_violation(pool: KernelPool) -> Non
     assert "duration_s must be a finite number, got an int with 4001 digits" in err
 
 
-@probe
-def test_oversized_shared_blocks_are_refused(pool: KernelPool) -> None:
-    """A call whose arrays point at 20 sealed sparse memfds of 240 MiB (each under the kernel's
-    file-size limit): refused once more than 4 GiB would be mapped, and nothing is read."""
-    code = ("_os, _fc, _sk = _i('os'), _i('fcntl'), _i('socket')\n"
+def _blocks_code(n: int, mib: int) -> str:
+    """Kernel code: a forged `call` whose arrays point at n sparse blocks of `mib` MiB each, made
+    the way the kernel makes its own blocks (shm.new_block_fd: memfd_create is denied in the
+    sandbox, so these are unnamed files in its scratch; sealed where the host still gives memfds)."""
+    return ("_os, _sk, _shm = _i('os'), _i('socket'), _i('sys').modules['spatialclaw_ros.kernel.shm']\n"
             "fds = []\n"
-            "for _ in range(20):\n"
-            "    fd = _os.memfd_create('x', _os.MFD_ALLOW_SEALING)\n"
-            "    _os.ftruncate(fd, 240 * 1024 ** 2)\n"
-            "    _fc.fcntl(fd, _fc.F_ADD_SEALS, _fc.F_SEAL_SHRINK | _fc.F_SEAL_GROW | _fc.F_SEAL_WRITE)\n"
+            f"for _ in range({n}):\n"
+            "    fd = _shm.new_block_fd('x')\n"
+            f"    _os.ftruncate(fd, {mib} * 1024 ** 2)\n"
+            "    _shm.seal(fd)\n"
             "    fds.append(fd)\n"
             "ref = lambda i: {'__nd__': i, 'dtype': '|u1', 'shape': [8], 'offset': 0}\n"
             "body = _i('json').dumps({'op': 'call', 'id': _rq['id'], 'seq': 1, 'name': 'vlm',\n"
-            "                         'payload': {'prompt': 'x', 'images': [ref(i) for i in range(20)]}})\n"
+            f"                         'payload': {{'prompt': 'x', 'images': [ref(i) for i in range({n})]}}}})\n"
             "_sk.send_fds(_ch.sock, [b'J' + body.encode()], fds)\n")
+
+
+@probe
+def test_oversized_shared_blocks_are_refused(pool: KernelPool) -> None:
+    """A call whose arrays point at 20 sparse blocks of 240 MiB (each under the kernel's file-size
+    limit): refused since more than 4 GiB would be mapped or copied, and nothing is read."""
     with PeakRss() as rss:
-        err, _ = _violates(pool, code)
+        err, _ = _violates(pool, _blocks_code(20, 240))
     assert "shared blocks exceed" in err
+    assert rss.growth_kb < 64 * 1024
+
+
+@probe
+def test_unsealed_blocks_over_the_copy_budget_are_refused(pool: KernelPool) -> None:
+    """Blocks the parent must copy (unsealed: the kernel's scratch files) totalling 1.2 GiB, under
+    the 4 GiB mapping budget: refused before any is read, not copied into the parent."""
+    with PeakRss() as rss:
+        err, _ = _violates(pool, _blocks_code(5, 240))
+    assert "shared blocks exceed" in err
+    assert rss.growth_kb < 64 * 1024
+
+
+@probe
+def test_a_sparse_unsealed_block_costs_the_parent_only_its_data(pool: KernelPool) -> None:
+    """A call whose array lies at 200 MiB into a 240 MiB sparse scratch block (under the copy
+    budget): the parent copies only the block's data, not 240 MiB of holes, and sees the bytes."""
+    code = ("_os, _shm = _i('os'), _i('sys').modules['spatialclaw_ros.kernel.shm']\n"
+            "fd = _shm.new_block_fd('x')\n"
+            "_os.ftruncate(fd, 240 * 1024 ** 2)\n"
+            "_os.pwrite(fd, bytes(range(1, 9)), 200 * 1024 ** 2)\n"
+            "_shm.seal(fd)\n"
+            "ref = {'__nd__': 0, 'dtype': '|u1', 'shape': [8], 'offset': 200 * 1024 ** 2}\n"
+            "body = _i('json').dumps({'op': 'call', 'id': _rq['id'], 'seq': 1, 'name': 'peek',\n"
+            "                         'payload': {'a': ref}})\n"
+            "_i('socket').send_fds(_ch.sock, [b'J' + body.encode()], [fd])\n"
+            "_m = _ch.recv()\n"
+            "print(_m['ok'], _m.get('value'))\n")
+    assert check_code(PRELUDE + code) == []
+    seen = []
+
+    def peek(payload: dict) -> list:
+        seen.append(payload["a"].tolist())
+        return seen[-1]
+
+    with pool.acquire(make_frames(), {}, handlers={"peek": peek}) as k:
+        assert k.run_cell(PRELUDE, timeout_s=60).ok
+        with PeakRss() as rss:
+            r = k.run_cell(code, timeout_s=60)
+        assert r.ok and not r.protocol_violation, r.error
+        assert r.stdout.strip() == "True [1, 2, 3, 4, 5, 6, 7, 8]"
+        assert seen == [[1, 2, 3, 4, 5, 6, 7, 8]]
     assert rss.growth_kb < 64 * 1024
 
 
