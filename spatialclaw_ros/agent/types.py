@@ -55,6 +55,8 @@ class QueryRequest:
     max_steps: int = 0                 # 0: configured default
     executor: Executor | None = None   # None: configured default
     timeout_s: float = 0.0             # 0: configured default
+    frames: str = ""                   # frames by index ("last,12,-2", as `query --frames`); "": default
+                                       # window. Bags: recording frames; the node: frames buffered in the window
 
 
 @dataclass
