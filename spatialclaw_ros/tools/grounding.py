@@ -293,7 +293,7 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
         if _touches(labels == k, mask | removed | ~valid | nearer, mask):
             mask |= labels == k
     # pixels without depth (sensor holes at edges) that the object's surface surrounds or borders
-    holes = inbox & ~valid
+    holes = inbox & ~valid & ~fill          # small holes already went to their nearest surface
     if holes.any():
         near = ndimage.binary_dilation(mask, iterations=2) & holes
         filled = ndimage.binary_fill_holes(mask | near)
