@@ -257,11 +257,11 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
     best, best_key = 0, (-1.0, 0)
     area_box = float(bw * bh)
     objs = ndimage.find_objects(labels)
-    # A tight box ends where its object ends: a surface that goes on past two or more edges (a
-    # table top, an occluder in front) is something else; one edge is allowed (an object standing
-    # on the target continues it there).
+    # A tight box ends where its object ends: a surface that goes on past its edges (a table
+    # top, an occluder in front) is something else. Past the top edge alone it may be an object
+    # standing on the target, so that counts only with another edge.
     shares = _edge_shares(labels, depth, valid | fill, support, jump, (u0, v0, u1, v1))
-    leak = {k: float(np.mean(v)) for k, v in shares.items() if sum(x >= 0.5 for x in v) >= 2}
+    leak = {k: _leak(v) for k, v in shares.items()}
     for k, cnt in zip(ids.tolist(), counts.tolist()):
         sl = objs[k - 1]
         if sl is None:
@@ -284,7 +284,7 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
     margin = max(0.03, 0.1 * (hi - lo), extent)
     med = {k: float(np.median(depth[labels == k])) for k in ids.tolist()}
     for k, cnt in sorted(zip(ids.tolist(), counts.tolist()), key=lambda t: -t[1]):
-        if k == best or cnt < 0.02 * mask.sum() or any(x >= 0.5 for x in shares.get(k, [])):
+        if k == best or cnt < 0.02 * mask.sum() or any(x >= 0.5 for x in shares.get(k, {}).values()):
             continue
         zk = med[k]
         if not lo - margin <= zk <= hi + margin:
@@ -304,7 +304,7 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
 
 
 def _edge_shares(labels: np.ndarray, depth: np.ndarray, ok: np.ndarray, support: np.ndarray,
-                 jump: np.ndarray, box: tuple[int, int, int, int]) -> dict[int, list[float]]:
+                 jump: np.ndarray, box: tuple[int, int, int, int]) -> dict[int, dict[str, float]]:
     """Per surface, per box edge it touches: the share of its edge pixels whose surface goes on
     outside the box at the same depth (support-plane pixels outside do not count: an object
     touches its table)."""
@@ -312,22 +312,32 @@ def _edge_shares(labels: np.ndarray, depth: np.ndarray, ok: np.ndarray, support:
     h, w = labels.shape
     edges = []
     if u0 > 0:
-        edges.append((np.s_[v0:v1 + 1, u0], np.s_[v0:v1 + 1, u0 - 1]))
+        edges.append(("left", np.s_[v0:v1 + 1, u0], np.s_[v0:v1 + 1, u0 - 1]))
     if u1 < w - 1:
-        edges.append((np.s_[v0:v1 + 1, u1], np.s_[v0:v1 + 1, u1 + 1]))
+        edges.append(("right", np.s_[v0:v1 + 1, u1], np.s_[v0:v1 + 1, u1 + 1]))
     if v0 > 0:
-        edges.append((np.s_[v0, u0:u1 + 1], np.s_[v0 - 1, u0:u1 + 1]))
+        edges.append(("top", np.s_[v0, u0:u1 + 1], np.s_[v0 - 1, u0:u1 + 1]))
     if v1 < h - 1:
-        edges.append((np.s_[v1, u0:u1 + 1], np.s_[v1 + 1, u0:u1 + 1]))
-    shares: dict[int, list[float]] = {}
-    for si, so in edges:
+        edges.append(("bottom", np.s_[v1, u0:u1 + 1], np.s_[v1 + 1, u0:u1 + 1]))
+    shares: dict[int, dict[str, float]] = {}
+    for side, si, so in edges:
         lab = labels[si]
         goes_on = ok[so] & ~support[so] & (np.abs(depth[so] - depth[si]) < jump[si])
         for k in np.unique(lab[lab > 0]).tolist():
             sel = lab == k
             if sel.sum() >= 2:
-                shares.setdefault(k, []).append(float((sel & goes_on).sum()) / float(sel.sum()))
+                shares.setdefault(k, {})[side] = float((sel & goes_on).sum()) / float(sel.sum())
     return shares
+
+
+def _leak(shares: dict[str, float]) -> float:
+    """How much a surface is not the boxed object, from its per-edge shares going on outside (0..1)."""
+    going = {side: x for side, x in shares.items() if x >= 0.5}
+    if len(going) >= 2:
+        return float(np.mean(list(shares.values())))
+    if going and "top" not in going:
+        return 0.5 * max(going.values())
+    return 0.0
 
 
 def _touches(part: np.ndarray, bridge: np.ndarray, target: np.ndarray) -> bool:
