@@ -168,13 +168,19 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
                 seed: int = 0) -> tuple[np.ndarray, list[str]]:
     """The object's (H, W) bool mask inside a pixel box, from metric depth (NaN invalid).
 
+    0. Sensor holes in the box (dropouts at depth edges, thin parts) up to ~1 % of the image
+       size from valid depth take the depth of their nearest valid pixel.
     1. Support planes: planes fitted (RANSAC) to the valid depth in a ring around the box, each
        holding >= 20 % of the ring (table top, floor, wall behind); box pixels on them are removed.
     2. The rest of the box is split into surfaces connected in 3-D (neighbouring pixels whose
        depths differ by < max(1.5 cm, 4 % of the depth)).
-    3. The object is the surface whose pixel box fits the given box best (IoU), ties to the larger;
-       surfaces of the same depth band that the chosen one touches through removed plane pixels
-       (legs of a table, parts behind a thin occluder) are joined when they stay inside the box.
+    3. The object is the surface whose pixel box fits the given box best (IoU), ties to the larger,
+       discounted by how far it goes on past the box's edges at the same depth (a box ends where
+       its object ends: a table top or an occluder cut by the box is something else; past the top
+       edge alone it may be an object standing on the target). Surfaces that end inside the box,
+       lie within the box's metric size of the chosen one in depth and reach it through plane
+       pixels, holes or nearer surfaces (legs of a table, parts seen past an occluder) are joined.
+    4. Holes too wide for step 0 that the object surrounds or borders are added.
     Returns (mask, notes).
     """
     depth = np.asarray(depth, dtype=np.float32)
