@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 from ros_graph import NS, call_service, fast_config, wait_for
@@ -12,10 +14,13 @@ from spatialclaw_ros.ros.client import SpatialQueryClient
 # The kernel reports what it was given: stamps, recording indices, the window size and where
 # tools.Time.recording_frame puts "last".
 REPORT = ("import json\n"
+          "try:\n"
+          "    last = tools.Time.recording_frame('last')\n"
+          "except LookupError:\n"
+          "    last = None\n"
           "ReturnAnswer(json.dumps({'stamps': Metadata['stamps_ns'], "
           "'rec': Metadata['recording_index'], 'count': Metadata.get('recording_count'), "
-          "'window': Metadata.get('recording_stamps_ns'), "
-          "'last': tools.Time.recording_frame('last')}))\n")
+          "'window': Metadata.get('recording_stamps_ns'), 'last': last}))\n")
 
 
 def _buffered(g, n: int) -> list[int]:
@@ -104,6 +109,24 @@ def test_bad_frames_spec_is_invalid_request_and_out_of_range_is_no_frames(make_g
 
     ok = client.ask("q?", answer_type="text", frames="-1", timeout_s=120.0)  # the node kept serving
     assert ok.success and json.loads(ok.answer.text)["stamps"] == [held[-1]]
+
+
+def test_ask_cli_frames(make_graph, shared_pool, repo_root) -> None:
+    seen: list = []
+    g = _graph(make_graph, shared_pool, seen)
+    held = _buffered(g, 4)
+    out = subprocess.run(
+        [sys.executable, "-m", "spatialclaw_ros.cli", "ask", "what is in the first image?",
+         "--answer-type", "text", "--frames", "first", "--timeout", "120", "--json"],
+        cwd=repo_root, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(json.loads(out.stdout)["answer"]["text"])
+    assert got["stamps"] == [held[0]] and got["rec"] == [0] and got["count"] == len(held)
+    assert got["last"] is None          # the newest frame was not asked for: not among the keyframes
+    bad = subprocess.run(
+        [sys.executable, "-m", "spatialclaw_ros.cli", "ask", "q?", "--frames", "1-2"],
+        cwd=repo_root, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "INVALID_REQUEST: goal.frames: '1-2' is not a frame" in bad.stderr
 
 
 def _time(ns: int):
