@@ -298,6 +298,7 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
         nearer = np.isin(labels, [j for j in ids.tolist() if med[j] < zk - 0.05])
         if _touches(labels == k, mask | removed | ~valid | nearer, mask):
             mask |= labels == k
+    mask = _drop_resting(mask, P, zmed, rng)
     # pixels without depth (sensor holes at edges) that the object's surface surrounds or borders
     holes = inbox & ~valid & ~fill          # small holes already went to their nearest surface
     if holes.any():
@@ -307,6 +308,39 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
     notes.append(f"mask from depth in box [{u0}, {v0}, {u1}, {v1}]: {int(mask.sum())} px, "
                  f"{int(removed.sum())} px on support planes removed")
     return mask, notes
+
+
+def _drop_resting(mask: np.ndarray, P: np.ndarray, zmed: float,
+                  rng: np.random.Generator) -> np.ndarray:
+    """The mask without small things standing on its dominant plane (a mug on the boxed table).
+
+    When a plane facing up in the image (a top seen from above) holds >= 40 % of the mask, blobs on
+    the camera's side of it (higher than max(2 cm, 3 sigma of the plane)) that are each < 15 % of
+    the mask are removed; a convex object has nothing on that side, so only what rests on it goes.
+    """
+    n = int(mask.sum())
+    if n < 200:
+        return mask
+    pts = P[mask]
+    fit = _ransac_plane(pts, max(0.008, 0.01 * zmed), rng)
+    if fit is None or fit[2].mean() < 0.4:
+        return mask
+    nrm, d, inl = fit
+    if d < 0:                                   # the camera (origin) on the positive side
+        nrm, d = -nrm, -d
+    if nrm[1] > -0.5:                           # not a top seen from above (optical y is down)
+        return mask
+    res = pts[inl] @ nrm + d
+    sigma = 1.4826 * float(np.median(np.abs(res - np.median(res))))
+    above = np.zeros_like(mask)
+    above[mask] = (pts @ nrm + d) > max(0.02, 3.0 * sigma)
+    lab, count = ndimage.label(above, structure=np.ones((3, 3), bool))
+    if count == 0:
+        return mask
+    sizes = np.bincount(lab.ravel(), minlength=count + 1)
+    small = np.flatnonzero(sizes < 0.15 * n)
+    small = small[small > 0]
+    return mask & ~np.isin(lab, small)
 
 
 def _edge_shares(labels: np.ndarray, depth: np.ndarray, ok: np.ndarray, support: np.ndarray,
