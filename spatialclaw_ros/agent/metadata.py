@@ -8,6 +8,7 @@ import numpy as np
 from spatialclaw_ros.agent.answers import AnswerSpec
 from spatialclaw_ros.agent.types import AnswerType, QueryRequest
 from spatialclaw_ros.cameras import group_moments
+from spatialclaw_ros.frames.spec import parse_frame_spec
 from spatialclaw_ros.frames.types import Frame
 
 
@@ -125,4 +126,9 @@ def validate_request(request: QueryRequest, frames: list[Frame]) -> str:
         return "timeout_s must be >= 0 (0 = the configured default)"
     if request.start_ns and request.end_ns and request.end_ns < request.start_ns:
         return "end_ns is before start_ns"
+    if request.frames:
+        try:
+            parse_frame_spec(request.frames, "frames")
+        except ValueError as exc:
+            return str(exc)
     return ""

@@ -56,6 +56,8 @@ class QueryRequest:
     executor: Executor | None = None   # None: configured default
     timeout_s: float = 0.0             # 0: configured default
     cameras: list[str] = field(default_factory=list)   # camera names to use; empty: every camera
+    frames: str = ""                   # frames by index ("last,12,-2", as `query --frames`); "": default
+                                       # window. Bags: recording frames; the node: frames buffered in the window
 
 
 @dataclass

@@ -44,6 +44,7 @@ from spatialclaw_ros.frames.images import (
 from spatialclaw_ros.frames.keyframes import KeyframeSelector
 from spatialclaw_ros.frames.rectify import (ModelChoice, Undistorter, camera_for, choose_model,
                                             describe)
+from spatialclaw_ros.frames.spec import resolve_frame_spec
 from spatialclaw_ros.frames.sync import StampSynchronizer, SyncStats
 from spatialclaw_ros.frames.tf import TfBuffer, TfEdgeInfo
 from spatialclaw_ros.frames.types import CameraModel, Frame
@@ -314,7 +315,7 @@ def _load(reader: Any, bag: Path, cfg: Config, fixed: str, start_ns: int | None,
     lo, hi = start_ns or None, end_ns or None
     rec_index = {id(m): k for k, m in enumerate(matches)}
     if recording_frames is not None:
-        in_window = [matches[k] for k in _recording_indices(recording_frames, len(matches))]
+        in_window = [matches[k] for k in resolve_frame_spec(recording_frames, len(matches))]
         select_keyframes = False
     else:
         in_window = [m for m in matches
@@ -780,20 +781,6 @@ def _read_formats(reader: Any, bag: Path, streams: dict[str, Any], role_conns: l
             except BagReadError as exc:
                 report.formats[role] = f"unreadable ({exc.message[:80]})"
             break
-
-
-def _recording_indices(spec: list[int | str], n: int) -> list[int]:
-    """Recording-frame indices of a spec ('first', 'last', k, -k), sorted; NoFramesError if out of range."""
-    out = set()
-    for x in spec:
-        k = 0 if x == "first" else n - 1 if x == "last" else int(x)
-        if k < 0:
-            k += n
-        if not 0 <= k < n:
-            raise NoFramesError(f"recording frame {x} does not exist: the recording has {n} colour "
-                                f"frames (0..{n - 1}; -1 = the last)")
-        out.add(k)
-    return sorted(out)
 
 
 def camera_track(tf: TfBuffer, fixed: str, camera_frame: str, tf_stamps: set[int], t0_ns: int,

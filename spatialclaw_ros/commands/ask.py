@@ -22,6 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="window start, seconds in the node's clock (0: all buffered frames)")
     p.add_argument("--end", type=float, default=0.0, help="window end, seconds (0: open)")
     p.add_argument("--max-steps", type=int, default=0, help="0: the node's agent.max_steps")
+    p.add_argument("--frames", default="", metavar="K,...",
+                   help="frames by index, as `spatialclaw query --frames`: 'first', 'last', k, -k "
+                        "(e.g. last,0); frame k is the k-th frame the node buffered in the window")
     p.add_argument("--executor", default="", help="code, tool_call, single_pass, no_tool")
     p.add_argument("--timeout", type=float, default=0.0,
                    help="seconds; 0: the node's agent.query_timeout_s (this command then waits "
@@ -64,7 +67,8 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
                 args.question, answer_type=args.answer_type, choices=args.choices,
                 start_ns=int(args.start * NS_PER_S), end_ns=int(args.end * NS_PER_S),
                 fixed_frame=args.fixed_frame, max_steps=args.max_steps, executor=args.executor,
-                timeout_s=args.timeout, server_timeout_s=args.server_timeout, on_feedback=show)
+                timeout_s=args.timeout, server_timeout_s=args.server_timeout, on_feedback=show,
+                frames=args.frames)
         except KeyboardInterrupt:
             client.cancel()
             raise

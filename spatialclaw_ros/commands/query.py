@@ -17,6 +17,7 @@ from typing import Any
 from spatialclaw_ros.commands.info import add_topic_arguments, topic_overrides
 from spatialclaw_ros.config import Config
 from spatialclaw_ros.errors import ErrorCode, SpatialClawError
+from spatialclaw_ros.frames.spec import parse_frame_spec
 from spatialclaw_ros.offline import offline_metadata, perception_for
 
 NS_PER_S = 1_000_000_000
@@ -157,31 +158,12 @@ def _request_from_args(args: argparse.Namespace, cfg: Config) -> tuple[Any, str 
         choices=choices,
         max_steps=args.max_steps or 0,
         executor=Executor(args.executor) if args.executor else None,
+        frames=(getattr(args, "frames", None) or "").strip(),
     )
     return request, program
 
 
 # ---- frames ----------------------------------------------------------------------------------
-def parse_frame_spec(spec: str) -> list[int | str]:
-    """'first,last,12,-2' -> ['first', 'last', 12, -2]; ValueError with the accepted forms."""
-    out: list[int | str] = []
-    for part in str(spec).split(","):
-        p = part.strip().lower()
-        if not p:
-            continue
-        if p in ("first", "last"):
-            out.append(p)
-            continue
-        try:
-            out.append(int(p))
-        except ValueError:
-            raise ValueError(f"--frames: {part!r} is not a frame; use 'first', 'last' or an index "
-                             "(0 = first recording frame, -1 = last), comma-separated") from None
-    if not out:
-        raise ValueError("--frames is empty")
-    return out
-
-
 def _load_frames(args: argparse.Namespace, cfg: Config,
                  request: Any) -> tuple[list, list[str], Any]:
     """Frames for the request (window resolved, stamps set on the request), notes and the report."""

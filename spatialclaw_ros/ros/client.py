@@ -83,17 +83,20 @@ class SpatialQueryClient:
             fixed_frame: str = "", max_steps: int = 0, executor: str = "",
             timeout_s: float = 0.0, server_timeout_s: float = 10.0,
             on_feedback: Callable[[StepProgress], None] | None = None,
-            max_wait_s: float = DEFAULT_WAIT_S, cameras: Sequence[str] = ()) -> QueryResult:
+            max_wait_s: float = DEFAULT_WAIT_S, cameras: Sequence[str] = (),
+            frames: str = "") -> QueryResult:
         """Ask and wait for the answer (TIMEOUT from the node after `timeout_s` > 0; if the node
         stays silent BACKSTOP_S longer, the client cancels and returns TIMEOUT itself). With
         `timeout_s` 0 (the node's agent.query_timeout_s) the client waits at most `max_wait_s`.
         A node that goes away (killed, restarted) gives NODE_GONE within a few seconds of DDS
-        noticing (the shipped DDS profile's lease is 3 s)."""
+        noticing (the shipped DDS profile's lease is 3 s). `frames` names frames by index as
+        `spatialclaw query --frames` ("last", "0,-1", "12"): frame k is the k-th frame the node
+        buffered in the window, oldest first ("" = frames spread over the window)."""
         if not self.start(question, answer_type=answer_type, choices=choices, start_ns=start_ns,
                           end_ns=end_ns, fixed_frame=fixed_frame, max_steps=max_steps,
                           executor=executor, timeout_s=timeout_s,
                           server_timeout_s=server_timeout_s, on_feedback=on_feedback,
-                          cameras=cameras):
+                          cameras=cameras, frames=frames):
             return self._result or conv.error_result(ErrorCode.INTERNAL, "goal not sent")
         # The node enforces timeout_s itself (and says so in the result); ours is only a backstop
         # for a node that went silent, with room for a kernel start on a loaded machine.
@@ -110,10 +113,11 @@ class SpatialQueryClient:
               fixed_frame: str = "", max_steps: int = 0, executor: str = "",
               timeout_s: float = 0.0, server_timeout_s: float = 10.0,
               on_feedback: Callable[[StepProgress], None] | None = None,
-              cameras: Sequence[str] = ()) -> bool:
+              cameras: Sequence[str] = (), frames: str = "") -> bool:
         """Send a goal and wait until it is accepted; False if no server or rejected.
 
-        ``cameras``: camera names to use (the node's cameras.spec); empty = every camera."""
+        ``cameras``: camera names to use (the node's cameras.spec); empty = every camera.
+        ``frames``: frames by index ("last,12,-2"); empty = the default window."""
         with self._lock:
             if self._status in (TaskStatus.PENDING, TaskStatus.RUNNING):
                 raise RuntimeError("a query is already running on this client: wait for it, "
@@ -132,7 +136,8 @@ class SpatialQueryClient:
         goal = SpatialQuery.Goal(
             question=question, start=conv.ns_to_time(start_ns), end=conv.ns_to_time(end_ns),
             fixed_frame=fixed_frame, answer_type=at, choices=list(choices),
-            max_steps=int(max_steps), executor=executor, timeout_s=float(timeout_s))
+            max_steps=int(max_steps), executor=executor, timeout_s=float(timeout_s),
+            frames=str(frames or ""))
         if cameras:                       # issue 16 field: absent from older interface builds
             goal.cameras = [str(c) for c in cameras]
         send = self._client.send_goal_async(goal, feedback_callback=self._feedback_cb)

@@ -17,6 +17,7 @@ from spatialclaw_ros.agent.types import (
     StepProgress,
 )
 from spatialclaw_ros.errors import ErrorCode, InvalidRequestError
+from spatialclaw_ros.frames.spec import parse_frame_spec
 from spatialclaw_ros.msg import Answer as AnswerMsg
 from spatialclaw_ros.msg import QueryError as QueryErrorMsg
 from spatialclaw_ros.msg import StageTimings as StageTimingsMsg
@@ -67,6 +68,12 @@ def request_from_goal(goal: Any) -> QueryRequest:
     timeout_s = float(goal.timeout_s)
     if not math.isfinite(timeout_s) or timeout_s < 0:
         raise InvalidRequestError(f"timeout_s must be >= 0 (0 = the node's default), got {timeout_s}")
+    frames = (getattr(goal, "frames", "") or "").strip()
+    if frames:
+        try:
+            parse_frame_spec(frames, "goal.frames")
+        except ValueError as exc:
+            raise InvalidRequestError(f"{exc}; or leave it empty for the default window") from None
     return QueryRequest(
         question=question,
         start_ns=start_ns,
@@ -78,6 +85,7 @@ def request_from_goal(goal: Any) -> QueryRequest:
         executor=executor,
         timeout_s=timeout_s,
         cameras=[str(c).strip() for c in getattr(goal, "cameras", []) if str(c).strip()],
+        frames=frames,
     )
 
 
@@ -95,6 +103,7 @@ def goal_fields(request: QueryRequest) -> dict[str, Any]:
         "executor": request.executor.value if request.executor else "",
         "timeout_s": float(request.timeout_s),
         "cameras": list(request.cameras),
+        "frames": request.frames,
     }
 
 

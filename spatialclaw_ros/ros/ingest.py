@@ -7,6 +7,7 @@ little more than the matching.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import deque
@@ -32,6 +33,7 @@ from spatialclaw_ros.frames.assemble import (
 )
 from spatialclaw_ros.frames.buffer import FrameBuffer
 from spatialclaw_ros.frames.rectify import ModelChoice, Undistorter, camera_for, choose_model, describe
+from spatialclaw_ros.frames.spec import parse_frame_spec, resolve_frame_spec
 from spatialclaw_ros.frames.sync import Match, StampSynchronizer
 from spatialclaw_ros.frames.tf import TfBuffer
 from spatialclaw_ros.frames.types import Frame
@@ -286,6 +288,17 @@ class Ingest:
     # ---- queries -----------------------------------------------------------------------------
     def frames_for(self, request: QueryRequest, fixed_frame: str) -> list[Frame]:
         """The frames a query gets, posed in `fixed_frame`; raises a SpatialClawError saying why not."""
+        return self.select_for(request, fixed_frame)[0]
+
+    def select_for(self, request: QueryRequest,
+                   fixed_frame: str) -> tuple[list[Frame], dict[str, Any]]:
+        """The query's frames and the Metadata entries that go with them.
+
+        With ``request.frames`` ("last,12,-2") frame k is the k-th frame buffered in the window
+        (oldest first; all buffered frames when start and end are zero) and "last" the newest; each
+        chosen frame's ``recording_index`` is k and the entries are ``recording_count`` (frames in the
+        window) and ``recording_stamps_ns``. Without it the frames are spread over the window.
+        """
         with self._lock:
             self._retry_pending(final=True)
             counts = dict(self._counts)
@@ -307,17 +320,27 @@ class Ingest:
             raise NoFramesError(
                 f"images arrive but no frame could be assembled yet ({why}); "
                 f"check stamps (keyframes.sync_tolerance_s={self.cfg.keyframes.sync_tolerance_s})")
-        frames = self.buffer.select(request.start_ns or None, request.end_ns or None)
-        if not frames:
+        window = self.buffer.select(request.start_ns or None, request.end_ns or None,
+                                    max_frames=None if not request.frames else len(self.buffer))
+        if not window:
             held = self.buffer.frames()
             raise NoFramesError(
                 f"no buffered frame between {_fmt(request.start_ns)} and {_fmt(request.end_ns)}; "
                 f"the buffer holds {len(held)} frames from {_fmt(held[0].stamp_ns)} to "
                 f"{_fmt(held[-1].stamp_ns)} (node clock): ask about that window or leave start "
                 "and end zero")
+        extra: dict[str, Any] = {}
+        frames = window
+        if request.frames:
+            where = ("the window" if request.start_ns or request.end_ns else "the buffer")
+            picked = resolve_frame_spec(parse_frame_spec(request.frames, "frames"), len(window),
+                                        where, "buffered frames")
+            frames = [dataclasses.replace(window[k], recording_index=k) for k in picked]
+            extra = {"recording_count": len(window),
+                     "recording_stamps_ns": [int(f.stamp_ns) for f in window]}
         frames = self._posed(frames, fixed_frame)
         self._check_depth(frames)
-        return frames
+        return frames, extra
 
     def _posed(self, frames: list[Frame], fixed_frame: str) -> list[Frame]:
         """Frames with a pose in `fixed_frame` (re-looked up if it is not the configured one)."""
@@ -335,9 +358,8 @@ class Ingest:
                 continue
             base = (lookup_base_pose(self.tf, fixed_frame, self.cfg.base_frame, f.stamp_ns).T
                     if self.cfg.base_frame else None)
-            out.append(Frame(stamp_ns=f.stamp_ns, rgb=f.rgb, camera=f.camera, depth=f.depth,
-                             labels=f.labels, fixed_frame=fixed_frame, T_fixed_camera=T,
-                             source=f.source, T_fixed_base=base))
+            out.append(dataclasses.replace(f, fixed_frame=fixed_frame, T_fixed_camera=T,
+                                           T_fixed_base=base))
         if not out:
             cam = frames[0].camera.frame_id or self._camera_frame or "(no frame_id)"
             raise NoTransformError(

@@ -127,6 +127,26 @@ class MultiIngest:
             ing.buffer.cfg.max_query_frames = k
 
     # ---- queries -----------------------------------------------------------------------------
+    def select_for(self, request: QueryRequest,
+                   fixed_frame: str) -> tuple[list[Frame], dict[str, Any]]:
+        """The query's frames and their Metadata entries (see Ingest.select_for). Frames named by
+        index (request.frames) count within one camera's stream, so they need one camera."""
+        if not (getattr(request, "frames", "") or "").strip():
+            return self.frames_for(request, fixed_frame), {}
+        wanted = list(getattr(request, "cameras", None) or [])
+        if len(wanted) != 1 and len(self.cameras) != 1:
+            raise InvalidRequestError(
+                f"goal.frames counts the frames of one camera: name it in goal.cameras (this "
+                f"node's cameras: {sorted(self.cameras)}), or leave goal.frames empty")
+        name = wanted[0] if wanted else next(iter(self.cameras))
+        if name not in self.cameras:
+            raise InvalidRequestError(f"no camera named {name!r}; this node's cameras: "
+                                      f"{sorted(self.cameras)} (parameter cameras.spec)")
+        frames, meta = self.cameras[name].select_for(request, fixed_frame)
+        for f in frames:
+            f.camera_name = name
+        return frames, meta
+
     def frames_for(self, request: QueryRequest, fixed_frame: str) -> list[Frame]:
         """Frames of every requested camera (request.cameras; empty = all), merged by stamp."""
         wanted = [c for c in (getattr(request, "cameras", None) or [])]

@@ -546,7 +546,7 @@ class SpatialClawNode(Node):
                 feedback(p)
 
         try:
-            frames = self.ingest.frames_for(request, fixed)
+            frames, recording = self.ingest.select_for(request, fixed)
             if query.cancel.is_set():
                 return conv.error_result(ErrorCode.CANCELED, "canceled before the query started")
             from spatialclaw_ros.agent.runner import run_query  # noqa: PLC0415 - heavy import
@@ -554,6 +554,8 @@ class SpatialClawNode(Node):
             kwargs: dict[str, Any] = {"on_progress": on_progress, "cancel": query.cancel,
                                       "pool": self._pool_for_queries(),
                                       "handlers": self._handlers_for(frames)}
+            if recording:                       # goal.frames: frame k of the window (Metadata)
+                kwargs["extra_metadata"] = dict(recording)
             if self.program_hook is not None:
                 program = self.program_hook(request)
                 if program is not None:

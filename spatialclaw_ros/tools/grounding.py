@@ -168,13 +168,21 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
                 seed: int = 0) -> tuple[np.ndarray, list[str]]:
     """The object's (H, W) bool mask inside a pixel box, from metric depth (NaN invalid).
 
+    0. Sensor holes in the box (dropouts at depth edges, thin parts) up to ~1 % of the image
+       size from valid depth take the depth of their nearest valid pixel.
     1. Support planes: planes fitted (RANSAC) to the valid depth in a ring around the box, each
        holding >= 20 % of the ring (table top, floor, wall behind); box pixels on them are removed.
     2. The rest of the box is split into surfaces connected in 3-D (neighbouring pixels whose
        depths differ by < max(1.5 cm, 4 % of the depth)).
-    3. The object is the surface whose pixel box fits the given box best (IoU), ties to the larger;
-       surfaces of the same depth band that the chosen one touches through removed plane pixels
-       (legs of a table, parts behind a thin occluder) are joined when they stay inside the box.
+    3. The object is the surface whose pixel box fits the given box best (IoU), ties to the larger,
+       discounted by how far it goes on past the box's edges at the same depth (a box ends where
+       its object ends: a table top or an occluder cut by the box is something else; past the top
+       edge alone it may be an object standing on the target). Surfaces that end inside the box,
+       lie within the box's metric size of the chosen one in depth and reach it through plane
+       pixels, holes or nearer surfaces (legs of a table, parts seen past an occluder) are joined.
+    4. When a top seen from above holds >= 40 % of the mask, small blobs standing on it (a mug
+       on the boxed table) are removed.
+    5. Holes too wide for step 0 that the object surrounds or borders are added.
     Returns (mask, notes).
     """
     depth = np.asarray(depth, dtype=np.float32)
@@ -190,8 +198,16 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
     inbox[v0:v1 + 1, u0:u1 + 1] = True
     if not (valid & inbox).any():
         return mask, ["no valid depth inside the box"]
-    P = _points(np.where(valid, depth, 0.0), np.asarray(K, float))
     bw, bh = u1 - u0 + 1, v1 - v0 + 1
+    # sensor holes inside the box (dropouts at depth edges, thin parts) take the depth of their
+    # nearest valid pixel, so a thin frame or leg stays one connected surface across them
+    gap = max(2, int(round(0.012 * max(h, w))))
+    fill = np.zeros((h, w), bool)
+    if (inbox & ~valid).any():
+        dist, (iy, ix) = ndimage.distance_transform_edt(~valid, return_indices=True)
+        fill = inbox & ~valid & (dist <= gap)
+        depth = np.where(fill, depth[iy, ix], depth)
+    P = _points(np.where(valid | fill, depth, 0.0), np.asarray(K, float))
     r = ring_px if ring_px is not None else max(4, int(0.15 * max(bw, bh)))
     outer = np.zeros((h, w), bool)
     outer[max(0, v0 - r):min(h, v1 + r + 1), max(0, u0 - r):min(w, u1 + r + 1)] = True
@@ -200,11 +216,12 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
     zmed = float(np.nanmedian(depth[inbox & valid]))
     tol = max(0.008, 0.01 * zmed)
     removed = np.zeros((h, w), bool)
+    support = np.zeros((h, w), bool)          # ring pixels on an accepted support plane
     ring_pts = P[ring]
     rv, ru = np.nonzero(ring)
     side = np.where(ru < u0, 0, np.where(ru > u1, 1, np.where(rv < v0, 2, 3)))  # left right top bottom
     remaining = np.ones(len(ring_pts), bool)
-    box_idx = inbox & valid
+    box_idx = inbox & (valid | fill)
     for _ in range(3):
         if remaining.sum() < max(30, 0.2 * len(ring_pts)):
             break
@@ -230,6 +247,7 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
         cut = max(0.004, 1.5 * sigma)
         on_plane = box_idx & (np.abs(P @ nrm + d) < cut)
         removed |= on_plane
+        support[rv[idx[inl]], ru[idx[inl]]] = True
     cand = box_idx & ~removed
     if not cand.any():
         return mask, ["every pixel in the box lies on a support plane"]
@@ -247,6 +265,11 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
     best, best_key = 0, (-1.0, 0)
     area_box = float(bw * bh)
     objs = ndimage.find_objects(labels)
+    # A tight box ends where its object ends: a surface that goes on past its edges (a table
+    # top, an occluder in front) is something else. Past the top edge alone it may be an object
+    # standing on the target, so that counts only with another edge.
+    shares = _edge_shares(labels, depth, valid | fill, support, jump, (u0, v0, u1, v1))
+    leak = {k: _leak(v) for k, v in shares.items()}
     for k, cnt in zip(ids.tolist(), counts.tolist()):
         sl = objs[k - 1]
         if sl is None:
@@ -255,23 +278,31 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
         cv0, cv1 = sl[0].start, sl[0].stop - 1
         inter = max(0, min(u1, cu1) - max(u0, cu0) + 1) * max(0, min(v1, cv1) - max(v0, cv0) + 1)
         comp_area = float((cu1 - cu0 + 1) * (cv1 - cv0 + 1))
-        iou = inter / (area_box + comp_area - inter)
+        iou = inter / (area_box + comp_area - inter) * (1.0 - leak.get(k, 0.0))
         key = (round(iou, 3), cnt)
         if key > best_key:
             best, best_key = k, key
     mask = labels == best
     # join other surfaces at a similar depth (multi-part objects: legs, handles behind a gap)
+    # or seen past an occluder: the gap may be support-plane pixels, holes or nearer surfaces;
+    # a part must end inside the box and lie within the box's metric size of the object in depth
     zb = depth[mask]
     lo, hi = float(np.percentile(zb, 2)), float(np.percentile(zb, 98))
-    margin = max(0.03, 0.1 * (hi - lo))
-    for k, cnt in zip(ids.tolist(), counts.tolist()):
-        if k == best or cnt < 0.02 * mask.sum():
+    extent = 0.5 * max(bw / float(K[0][0]), bh / float(K[1][1])) * float(np.median(zb))
+    margin = max(0.03, 0.1 * (hi - lo), extent)
+    med = {k: float(np.median(depth[labels == k])) for k in ids.tolist()}
+    for k, cnt in sorted(zip(ids.tolist(), counts.tolist()), key=lambda t: -t[1]):
+        if k == best or cnt < 0.02 * mask.sum() or any(x >= 0.5 for x in shares.get(k, {}).values()):
             continue
-        zk = float(np.median(depth[labels == k]))
-        if lo - margin <= zk <= hi + margin and _touches(labels == k, mask | removed, mask):
+        zk = med[k]
+        if not lo - margin <= zk <= hi + margin:
+            continue
+        nearer = np.isin(labels, [j for j in ids.tolist() if med[j] < zk - 0.05])
+        if _touches(labels == k, mask | removed | ~valid | nearer, mask):
             mask |= labels == k
+    mask = _drop_resting(mask, P, zmed, rng)
     # pixels without depth (sensor holes at edges) that the object's surface surrounds or borders
-    holes = inbox & ~valid
+    holes = inbox & ~valid & ~fill          # small holes already went to their nearest surface
     if holes.any():
         near = ndimage.binary_dilation(mask, iterations=2) & holes
         filled = ndimage.binary_fill_holes(mask | near)
@@ -279,6 +310,76 @@ def box_to_mask(depth: np.ndarray, K: np.ndarray, box: Any, *, ring_px: int | No
     notes.append(f"mask from depth in box [{u0}, {v0}, {u1}, {v1}]: {int(mask.sum())} px, "
                  f"{int(removed.sum())} px on support planes removed")
     return mask, notes
+
+
+def _drop_resting(mask: np.ndarray, P: np.ndarray, zmed: float,
+                  rng: np.random.Generator) -> np.ndarray:
+    """The mask without small things standing on its dominant plane (a mug on the boxed table).
+
+    When a plane facing up in the image (a top seen from above) holds >= 40 % of the mask, blobs on
+    the camera's side of it (higher than max(2 cm, 3 sigma of the plane)) that are each < 15 % of
+    the mask are removed; a convex object has nothing on that side, so only what rests on it goes.
+    """
+    n = int(mask.sum())
+    if n < 200:
+        return mask
+    pts = P[mask]
+    fit = _ransac_plane(pts, max(0.008, 0.01 * zmed), rng)
+    if fit is None or fit[2].mean() < 0.4:
+        return mask
+    nrm, d, inl = fit
+    if d < 0:                                   # the camera (origin) on the positive side
+        nrm, d = -nrm, -d
+    if nrm[1] > -0.5:                           # not a top seen from above (optical y is down)
+        return mask
+    res = pts[inl] @ nrm + d
+    sigma = 1.4826 * float(np.median(np.abs(res - np.median(res))))
+    above = np.zeros_like(mask)
+    above[mask] = (pts @ nrm + d) > max(0.02, 3.0 * sigma)
+    lab, count = ndimage.label(above, structure=np.ones((3, 3), bool))
+    if count == 0:
+        return mask
+    sizes = np.bincount(lab.ravel(), minlength=count + 1)
+    small = np.flatnonzero(sizes < 0.15 * n)
+    small = small[small > 0]
+    return mask & ~np.isin(lab, small)
+
+
+def _edge_shares(labels: np.ndarray, depth: np.ndarray, ok: np.ndarray, support: np.ndarray,
+                 jump: np.ndarray, box: tuple[int, int, int, int]) -> dict[int, dict[str, float]]:
+    """Per surface, per box edge it touches: the share of its edge pixels whose surface goes on
+    outside the box at the same depth (support-plane pixels outside do not count: an object
+    touches its table)."""
+    u0, v0, u1, v1 = box
+    h, w = labels.shape
+    edges = []
+    if u0 > 0:
+        edges.append(("left", np.s_[v0:v1 + 1, u0], np.s_[v0:v1 + 1, u0 - 1]))
+    if u1 < w - 1:
+        edges.append(("right", np.s_[v0:v1 + 1, u1], np.s_[v0:v1 + 1, u1 + 1]))
+    if v0 > 0:
+        edges.append(("top", np.s_[v0, u0:u1 + 1], np.s_[v0 - 1, u0:u1 + 1]))
+    if v1 < h - 1:
+        edges.append(("bottom", np.s_[v1, u0:u1 + 1], np.s_[v1 + 1, u0:u1 + 1]))
+    shares: dict[int, dict[str, float]] = {}
+    for side, si, so in edges:
+        lab = labels[si]
+        goes_on = ok[so] & ~support[so] & (np.abs(depth[so] - depth[si]) < jump[si])
+        for k in np.unique(lab[lab > 0]).tolist():
+            sel = lab == k
+            if sel.sum() >= 2:
+                shares.setdefault(k, {})[side] = float((sel & goes_on).sum()) / float(sel.sum())
+    return shares
+
+
+def _leak(shares: dict[str, float]) -> float:
+    """How much a surface is not the boxed object, from its per-edge shares going on outside (0..1)."""
+    going = {side: x for side, x in shares.items() if x >= 0.5}
+    if len(going) >= 2:
+        return float(np.mean(list(shares.values())))
+    if going and "top" not in going:
+        return 0.5 * max(going.values())
+    return 0.0
 
 
 def _touches(part: np.ndarray, bridge: np.ndarray, target: np.ndarray) -> bool:

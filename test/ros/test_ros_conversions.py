@@ -18,8 +18,10 @@ def test_goal_to_request_and_back() -> None:
     goal = SpatialQuery.Goal(question="  how far?  ", answer_type="number", max_steps=5,
                              executor="single_pass", timeout_s=12.5, fixed_frame="map",
                              start=conv.ns_to_time(1_700_000_000_123_456_789),
-                             end=conv.ns_to_time(1_700_000_010_000_000_000))
+                             end=conv.ns_to_time(1_700_000_010_000_000_000),
+                             frames=" last,12,-2 ")
     req = conv.request_from_goal(goal)
+    assert req.frames == "last,12,-2"
     assert req.question == "how far?" and req.answer_type is AnswerType.NUMBER
     assert req.executor is Executor.SINGLE_PASS and req.max_steps == 5 and req.timeout_s == 12.5
     assert req.start_ns == 1_700_000_000_123_456_789 and req.fixed_frame == "map"
@@ -33,6 +35,8 @@ def test_goal_to_request_and_back() -> None:
     ({"question": "q", "executor": "magic"}, "unknown executor 'magic'"),
     ({"question": "q", "answer_type": "choice", "choices": ["a"]}, "at least two"),
     ({"question": "q", "timeout_s": -1.0}, "timeout_s must be >= 0"),
+    ({"question": "q", "frames": "newest"}, "goal.frames: 'newest' is not a frame"),
+    ({"question": "q", "frames": " , "}, "goal.frames is empty"),
 ])
 def test_malformed_goals_raise_invalid_request(fields: dict, match: str) -> None:
     with pytest.raises(InvalidRequestError, match=match):
