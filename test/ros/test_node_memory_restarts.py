@@ -166,14 +166,15 @@ def _dir_mb(d: Path) -> float:
 
 
 def _vlm_script(questions: list[MemoryQuestion]):  # noqa: ANN202
-    """Answer each question's first call with a plan and its next with the reference program."""
+    """Answer a question's planner call with a plan and its coding call with the reference program."""
     def reply(req: RecordedRequest) -> Reply:
         text = req.text()
         q = next((q for q in questions if q.question["question"] in text), None)
         if q is None:
             return Reply("I cannot answer that.")
-        if not any(m.get("role") == "assistant" for m in req.messages):
-            return Reply(f"Plan: answer '{q.qid}' from tools.Memory.")
+        plan = f"Plan: answer '{q.qid}' from tools.Memory."
+        if plan not in text:                    # the planner call; the coding conversation quotes the plan
+            return Reply(plan)
         return Reply("Running the reference program.\n```python\n" + q.program.strip() + "\n```")
     return reply
 
@@ -274,6 +275,9 @@ def test_node_restarted_twice_in_a_30_minute_run_answers_about_the_first_minutes
         assert {q for q, _ in exact} >= {"on_table_t60"}
         assert sum(s for _, s in metric) / len(metric) >= 0.97, metric
         assert all(s == 1.0 for _, s in exact), exact
+        # every answer came through the model loop: a plan, then the reference program as the model's cell
+        chats = [r for r in vlm.requests if r.method == "POST" and r.path.endswith("/chat/completions")]
+        assert len(chats) == 2 * len(questions), [r.text()[-200:] for r in chats]
         assert exit_codes + [agent.stop(signal.SIGTERM)] == [0, -signal.SIGKILL, 0], agent.log()
     finally:
         if agent is not None and agent.proc.poll() is None:
