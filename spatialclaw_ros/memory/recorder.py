@@ -36,6 +36,7 @@ class MemoryRecorder:
         self.correction_detail = ""
         self._last_corr: np.ndarray | None = None
         self._stats: dict[str, Any] = self.store.stats().to_dict()
+        self.n_objects = len(self.store.legend)     # label legend entries (names of label ids)
         self._thread = threading.Thread(target=self._loop, name="memory-recorder", daemon=True)
         self._closed = False
         self._thread.start()
@@ -78,6 +79,14 @@ class MemoryRecorder:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("memory: frame at %d not recorded: %s", f.stamp_ns, self.last_error)
 
+    def set_objects(self, objects: list[dict[str, Any]]) -> None:
+        """The label legend (from the legend topic): names of label ids, tags of the keyframes from now on."""
+        with self._lock:
+            self.store.set_objects(objects)
+            self.store.index.commit()
+            self.n_objects = len(self.store.legend)
+            self._stats = self.store.stats().to_dict()
+
     def poll_correction(self, tf: Any, stamp_ns: int | None = None) -> bool:
         """Store map -> fixed_frame from TF when it changed (after a loop closure); True when stored."""
         fixed = self.store.fixed_frame
@@ -107,7 +116,8 @@ class MemoryRecorder:
         if self.captioner is not None:
             out.update({"captioned": self.captioner.captioned, "captions_preempted": self.captioner.preempted})
         out.update({"dir": self.directory, "offered": self.offered, "recorder_dropped": self.dropped,
-                    "errors": self.errors, "last_error": self.last_error, "correction": self.correction_detail, "queue": self._q.qsize()})
+                    "errors": self.errors, "last_error": self.last_error, "objects": self.n_objects,
+                    "correction": self.correction_detail, "queue": self._q.qsize()})
         return out
 
     def flush(self, timeout_s: float = 10.0) -> None:

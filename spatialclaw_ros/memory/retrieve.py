@@ -206,7 +206,7 @@ class MemoryReader:
                 except (OSError, ValueError, struct.error):    # rewritten meanwhile: read it through the bag
                     recs = {}
                 if codec.TOPIC_COLOR in recs:
-                    ts = ts or codec.typestore()
+                    ts = ts or codec.shared_typestore()
                     for topic in topics:
                         if topic in recs:
                             mt, raw = recs[topic]

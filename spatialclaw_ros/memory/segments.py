@@ -12,7 +12,7 @@ import struct
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from spatialclaw_ros.memory.codec import typestore
+from spatialclaw_ros.memory.codec import shared_typestore, typestore
 
 MCAP_MAGIC = b"\x89MCAP0\r\n"
 _ROLE_QOS_DEPTH = 10
@@ -45,7 +45,7 @@ class SegmentWriter:
         from rosbags.rosbag2 import StoragePlugin, Writer
 
         self.path = Path(seg_dir)
-        self.ts = typestore()
+        self.ts = shared_typestore()
         self._writer = Writer(self.path, version=8, storage_plugin=StoragePlugin.MCAP)
         self._writer.open()
         self._conns: dict[str, Any] = {}

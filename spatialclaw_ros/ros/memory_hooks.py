@@ -30,6 +30,35 @@ def start_memory(cfg: Config, logger: Any, is_idle: Any = None) -> Any:
     return rec
 
 
+def subscribe_legend(node: Any, recorder: Any, labels_topic: str, qos: Any) -> Any:
+    """Subscribe to ``<labels topic>/legend`` (std_msgs/String JSON, as `spatialclaw sim` bags and simulators
+    publish it): the legend names the label ids, so keyframes get object-name tags and queries over the memory
+    get Metadata['objects']. None without a recorder or a labels topic."""
+    if recorder is None or not labels_topic:
+        return None
+    from std_msgs.msg import String
+
+    from spatialclaw_ros.bags.legend import LegendError, parse_legend
+
+    log = node.get_logger()
+
+    def on_legend(msg: Any) -> None:
+        try:
+            objects = parse_legend(str(msg.data))
+        except LegendError as exc:
+            log.warning(f"memory: label legend not used: {exc}")
+            return
+        try:
+            recorder.set_objects(objects)
+        except Exception as exc:  # noqa: BLE001 - the node records on without names
+            log.warning(f"memory: could not store the label legend: {exc!r}")
+            return
+        log.info(f"memory: label legend with {len(objects)} objects")
+
+    topic = node.resolve_topic_name(labels_topic).rstrip("/") + "/legend"
+    return node.create_subscription(String, topic, on_legend, qos)
+
+
 @contextlib.contextmanager
 def memory_for_query(recorder: Any, frames: list, kwargs: dict[str, Any]) -> Iterator[None]:
     """Add the memory.* handlers and Metadata['memory'] to run_query's kwargs for one query."""
@@ -57,7 +86,8 @@ def memory_diagnostic(recorder: Any, node_name: str) -> DiagnosticStatus:
     elif s["disk_mb"] > s["max_disk_mb"]:
         level, msg = DiagnosticStatus.WARN, msg + "; over budget (only last views of places left)"
     keys = ("keyframes", "segments", "span_s", "disk_mb", "max_disk_mb", "first_ns", "last_ns", "thinned",
-            "dropped", "offered", "recorder_dropped", "errors", "queue", "dir", "captioned", "captions_preempted")
+            "dropped", "offered", "recorder_dropped", "errors", "queue", "dir", "objects", "captioned",
+            "captions_preempted")
     keys = tuple(k for k in keys if k in s)
     return DiagnosticStatus(level=level, name=f"{node_name}: memory", message=msg, hardware_id=node_name,
                             values=[KeyValue(key=k, value=str(s.get(k))) for k in keys])

@@ -63,7 +63,7 @@ from spatialclaw_ros.ros import conversions as conv
 from spatialclaw_ros.ros.admission import QueryGate
 from spatialclaw_ros.ros.dds import use_default_dds_profile
 from spatialclaw_ros.ros.diagnostics import NodeHealth, VlmProbe, health_to_diagnostics
-from spatialclaw_ros.ros.memory_hooks import memory_diagnostic, memory_for_query, start_memory
+from spatialclaw_ros.ros.memory_hooks import memory_diagnostic, memory_for_query, start_memory, subscribe_legend
 from spatialclaw_ros.ros.ingest import Ingest
 from spatialclaw_ros.ros.multi_ingest import MultiIngest, camera_statuses, make_ingest
 from spatialclaw_ros.ros.markers import answer_markers
@@ -190,6 +190,8 @@ class SpatialClawNode(Node):
         self._service_group = ReentrantCallbackGroup()
         timer_group = MutuallyExclusiveCallbackGroup()
         self._ingest_node, self._ingest_executor, self._ingest_thread = self._start_ingest()
+        self._legend_sub = subscribe_legend(self, self.memory, self.cfg.topics.labels,   # memory hook: legend
+                                            TF_STATIC_QOS)
         self.markers_pub = self.create_publisher(MarkerArray, "~/markers", MARKERS_QOS)
         self.progress_pub = self.create_publisher(StepProgressMsg, "~/progress", RELIABLE_QOS)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)

@@ -60,3 +60,33 @@ def test_node_records_reports_and_answers_from_memory(make_graph, shared_pool, t
     finally:
         r.close()
     assert all((s / "metadata.yaml").exists() for s in (d / "segments").iterdir())
+
+
+def test_node_takes_the_label_legend_and_keeps_running_after_a_bad_one(make_graph, shared_pool,
+                                                                       tmp_path: Path) -> None:
+    from std_msgs.msg import String
+
+    from spatialclaw_ros.ros.node import TF_STATIC_QOS
+    from spatialclaw_ros.sim.bag import legend_json
+
+    d = tmp_path / "memory"
+    g = make_graph(fast_config(**{"memory.enabled": True, "memory.dir": str(d), "topics.labels": "/sim/labels"}),
+                   pool=shared_pool)
+    pub = g.helper.create_publisher(String, "/sim/labels/legend", TF_STATIC_QOS)   # latched, as simulators do
+    pub.publish(String(data="not json"))
+    wait_for(lambda: pub.get_subscription_count() > 0, what="the node subscribed to the legend")
+    assert g.agent.memory.n_objects == 0
+    pub.publish(String(data=legend_json([{"id": 3, "name": "red mug", "class": "mug", "color": "red"},
+                                         {"id": 7, "name": "keys", "class": "keys", "color": ""}])))
+    wait_for(lambda: g.agent.memory.n_objects == 2, what=lambda: f"legend stored ({g.agent.memory.status()})")
+    g.agent.program_hook = lambda req: "ReturnAnswer(str(sorted(o['name'] for o in Metadata['objects'])))\n"
+    g.camera.stream(15, t0_ns=time.time_ns() - 2 * NS)   # no label images: frames wait 1 s of stream for them
+    wait_for(lambda: g.agent.memory.recorded >= 1, what="a keyframe recorded")
+    resp = call_service(g, "which objects do you know?", timeout_s=60.0)
+    assert resp.success and resp.answer.text == "['keys', 'red mug']", resp
+    g.agent.shutdown()
+    r = MemoryReader(d)
+    try:
+        assert [o["name"] for o in r.objects()] == ["red mug", "keys"]
+    finally:
+        r.close()
