@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from spatialclaw_ros.config import Config
+from spatialclaw_ros.ros.dds import PROFILE_VARS, set_profile_env
 
 NS = 1_000_000_000
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -85,14 +86,15 @@ def main(args: argparse.Namespace, cfg: Config) -> int:
     from rclpy.qos import qos_profile_sensor_data
 
     env = dict(os.environ)
-    env.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)
-    os.environ.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)
+    for var in PROFILE_VARS:
+        env.pop(var, None)
+        os.environ.pop(var, None)
     if args.dds == "none":
         env["SPATIALCLAW_DDS_PROFILE"] = "0"
     else:
-        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(
-            SHIPPED_PROFILE if args.dds == "shipped" else PROFILE)
-        os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = env["FASTDDS_DEFAULT_PROFILES_FILE"]
+        chosen = str(SHIPPED_PROFILE if args.dds == "shipped" else PROFILE)
+        set_profile_env(env, chosen)
+        set_profile_env(os.environ, chosen)
     env.setdefault("ROS_DOMAIN_ID", str(150 + os.getpid() % 50))
     os.environ["ROS_DOMAIN_ID"] = env["ROS_DOMAIN_ID"]
     cap_mb = args.memory_cap_mb or cfg.keyframes.memory_cap_mb

@@ -7,6 +7,16 @@ from pathlib import Path
 DDS_PROFILE = Path(__file__).resolve().parents[1] / "data" / "fastdds_one_host.xml"
 
 
+PROFILE_VARS = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+
+
+def set_profile_env(env: "os._Environ[str] | dict[str, str]", path: str) -> None:
+    """Name one Fast DDS profile file for every Fast DDS: 3.x (Kilted) reads
+    FASTDDS_DEFAULT_PROFILES_FILE, 2.x (Jazzy, Humble) only FASTRTPS_DEFAULT_PROFILES_FILE."""
+    for var in PROFILE_VARS:
+        env[var] = path
+
+
 def use_default_dds_profile() -> str:
     """Point Fast DDS at the shipped one-host profile (shared memory + UDP loopback, larger
     buffers) unless the user chose a profile, another RMW, or `SPATIALCLAW_DDS_PROFILE=0`.
@@ -19,6 +29,6 @@ def use_default_dds_profile() -> str:
     if os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE") or os.environ.get(
             "FASTRTPS_DEFAULT_PROFILES_FILE") or not DDS_PROFILE.exists():
         return ""
-    os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(DDS_PROFILE)
+    set_profile_env(os.environ, str(DDS_PROFILE))
     return (f"Fast DDS profile {DDS_PROFILE.name} (shared memory + UDP, one host); "
             "opt out with SPATIALCLAW_DDS_PROFILE=0 or your own FASTDDS_DEFAULT_PROFILES_FILE")

@@ -28,6 +28,7 @@ def test_used_only_when_nothing_else_was_chosen(monkeypatch: pytest.MonkeyPatch)
     import os
 
     assert os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] == str(DDS_PROFILE)
+    assert os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] == str(DDS_PROFILE)   # Fast DDS 2.x (Jazzy)
     monkeypatch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", "/mine.xml")      # the user's own
     assert use_default_dds_profile() == "" and os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] == "/mine.xml"
     monkeypatch.delenv("FASTDDS_DEFAULT_PROFILES_FILE")
