@@ -28,6 +28,18 @@ def _discovered(g, player) -> bool:  # noqa: ANN001 - test helper
             and all(p.get_subscription_count() > 0 for p in player._pubs.values()))  # noqa: SLF001
 
 
+def wait_until(cond, timeout_s: float) -> bool:  # noqa: ANN001 - test helper
+    """True as soon as cond() holds, False after timeout_s."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def _ask(g, expected: float) -> None:  # noqa: ANN001 - test helper
     res = SpatialQueryClient(g.helper).ask("how far did the camera travel?",
                                            answer_type="number", timeout_s=120)
@@ -42,16 +54,25 @@ def test_same_bag_played_three_times_gives_three_answers(make_graph, shared_pool
     g = _graph(make_graph, shared_pool)
     logged: list[str] = []
     g.agent.ingest.log = logged.append
+    ing = g.agent.ingest
     for run in range(3):
-        player = BagPlayer(g.helper, data_dir / "sim_a", rate=4.0)
-        wait_for(lambda p=player: _discovered(g, p), what="discovery")
-        player.play()
-        ing = g.agent.ingest
-        wait_for(lambda: len(ing.buffer) == 8, timeout_s=20.0,
-                 what=lambda: f"run {run}: 8 frames, have {len(ing.buffer)} "
-                              f"{ing.sync.stats()} resets={ing.resets}")
+        # Images are best effort: a pass that lost a frame is played again (another jump back),
+        # up to three times, as a user would replay it.
+        for attempt in range(3):
+            player = BagPlayer(g.helper, data_dir / "sim_a", rate=4.0)
+            wait_for(lambda p=player: _discovered(g, p), what="discovery")
+            player.play()
+            try:
+                wait_for(lambda: len(ing.buffer) == 8, timeout_s=10.0 if attempt < 2 else 20.0,
+                         what=lambda: f"run {run}: 8 frames, have {len(ing.buffer)} "
+                                      f"{ing.sync.stats()} resets={ing.resets}")
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise
+            finally:
+                player.close()
         _ask(g, expected)
-        player.close()
     assert g.agent.ingest.resets >= 2 and len(logged) == g.agent.ingest.resets
     assert "static TF kept" in logged[0]
     assert any(e.static for e in g.agent.ingest.tf.edges())
@@ -66,19 +87,29 @@ def test_play_loop_keeps_answering(make_graph, shared_pool, data_dir) -> None:
     per_pass = 108                                 # messages in sim_a (test_bag_player checks it)
     seen: list[str] = []
 
+    ing = g.agent.ingest
+    complete = threading.Event()
+
     def on_message(topic: str, stamp: int) -> None:
+        """Images are best effort: stop after the first pass after the loop's jump back that
+        arrived whole (at most six passes)."""
         seen.append(topic)
-        if len(seen) == 2 * per_pass:              # the end of the second pass
-            stop.set()
+        if len(seen) >= 2 * per_pass and len(seen) % per_pass == 0:
+            if wait_until(lambda: ing.resets >= 1 and len(ing.buffer) == 8, 2.0):
+                complete.set()
+                stop.set()
+            elif len(seen) >= 6 * per_pass:
+                stop.set()
 
     t = threading.Thread(target=player.play, args=(stop,), kwargs={"on_message": on_message},
                          daemon=True)
     t.start()
     try:
-        assert stop.wait(60), "the looping player did not finish two passes"
-        wait_for(lambda: g.agent.ingest.resets >= 1 and len(g.agent.ingest.buffer) == 8,
-                 timeout_s=20.0, what=lambda: f"second pass buffered: loops={player.stats.loops} "
-                 f"frames={len(g.agent.ingest.buffer)} resets={g.agent.ingest.resets}")
+        assert stop.wait(120), "the looping player did not finish its passes"
+        t.join(10)
+        assert complete.is_set(), (f"no pass after the first arrived whole: loops="
+                                   f"{player.stats.loops} frames={len(ing.buffer)} "
+                                   f"resets={ing.resets}")
         _ask(g, scene["questions"][4]["answer"])
     finally:
         stop.set()
