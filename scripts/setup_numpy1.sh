@@ -13,7 +13,8 @@ fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade "pip>=24" setuptools wheel 2>&1 | grep -v "is ignored: it is neither" || true
 "$VENV/bin/python" -m pip install -q numpy==1.26.4 scipy==1.11.4 -r requirements/apt.txt \
-  "pytest>=8" "pytest-timeout>=2.3" "jupyter_client>=8.6" "ipykernel>=6.29" 2>&1 | grep -v "is ignored: it is neither" || true
+  "pytest>=8" "pytest-timeout>=2.3" "jupyter_client>=8.6" "ipykernel>=6.29" \
+  mujoco==4.0.0 2>&1 | grep -v "is ignored: it is neither" || true
 "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | grep -vE "is ignored: it is neither|editable|setuptools|^\s*$|\*\*\*|!!" || true
-"$VENV/bin/python" -c "import numpy, cv2, scipy; assert numpy.__version__ == '1.26.4', numpy.__version__; print('[setup-numpy1] numpy', numpy.__version__, 'opencv', cv2.__version__, 'scipy', scipy.__version__)"
+"$VENV/bin/python" -c "import numpy, cv2, scipy, mujoco; assert numpy.__version__ == '1.26.4', numpy.__version__; print('[setup-numpy1] numpy', numpy.__version__, 'opencv', cv2.__version__, 'scipy', scipy.__version__)"
 echo "$HASH" > "$VENV/.spatialclaw-reqs"

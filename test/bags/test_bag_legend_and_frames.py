@@ -39,8 +39,6 @@ def test_legend_errors_say_what_is_wrong() -> None:
 @pytest.fixture(scope="module")
 def driver_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """RealSense topic names, sqlite3, JPEG colour, 16UC1 mm depth with noise, no sidecar."""
-    pytest.importorskip("mujoco", reason="the recording is rendered with MuJoCo (pip-only; "
-                        "absent in the numpy-1 apt-stack venv)")
     d = tmp_path_factory.mktemp("styles")
     opts = SimOptions(seed=21, frames=7, fps=3.0, width=160, height=120, depth_encoding="16UC1",
                       topic_style="realsense", storage="sqlite3", color_format="jpeg",

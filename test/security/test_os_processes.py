@@ -109,8 +109,9 @@ def test_prlimit_victim(run, victim) -> None:  # noqa: ANN001
 def test_prlimit_fork_server_and_pool_survives(run, pool) -> None:  # noqa: ANN001
     z = pool._zygote
     before = open(f"/proc/{z.server_pid}/limits").read()
-    run("res = _imp('reso' + 'urce')\nfor pid in (1, 2, os.getppid()):\n"
-        "    print(T(res.prlimit, pid, res.RLIMIT_NOFILE, (4, 4)))")
+    # Only the kernel's own parent, the fork server this test's pool started: never pid 1 or 2,
+    # which on a host without a PID namespace are the machine's own processes.
+    run("res = _imp('reso' + 'urce')\nprint(T(res.prlimit, os.getppid(), res.RLIMIT_NOFILE, (4, 4)))")
     assert open(f"/proc/{z.server_pid}/limits").read() == before
     assert run("print('still serving')") == ["still serving"]
 
@@ -155,7 +156,12 @@ def test_sibling_kernel_out_of_reach(pool, run) -> None:  # noqa: ANN001
     with pool.acquire([], {}) as other:
         assert other.run_cell("kept = 41", timeout_s=10).ok
         before = open(f"/proc/{other._kernel.pid}/limits").read()
-        run("res = _imp('reso' + 'urce')\nn = 0\nfor pid in range(1, 300):\n"
+        # The sibling's pid as the probe sees it (innermost NSpid): aim at it alone, never at a
+        # range of pids that on a host without a PID namespace would be the machine's processes.
+        nspid = [ln for ln in open(f"/proc/{other._kernel.pid}/status") if ln.startswith("NSpid:")]
+        target = int(nspid[0].split()[-1]) if nspid else other._kernel.pid
+        run("res = _imp('reso' + 'urce')\nn = 0\n"
+            f"for pid in ({target},):\n"
             "    for f in (lambda: getattr(os, 'ki' + 'll')(pid, 9),\n"
             "              lambda: res.prlimit(pid, res.RLIMIT_NOFILE, (3, 3)),\n"
             "              lambda: os.setpriority(os.PRIO_PROCESS, pid, 19)):\n"
