@@ -133,13 +133,9 @@ def rebuild_world(scene: dict[str, Any]):  # noqa: ANN201 - as build_world
     return build_world(options_from_scene(scene))
 
 
-def generate_scene(opts: SimOptions, out_dir: Path | str, name: str, *,
-                   overwrite: bool = False) -> GeneratedScene:
-    """Render the scene along its path and write ``out_dir/name`` (MCAP bag) and its sidecar."""
-    from spatialclaw_ros.sim.questions import make_questions
-    from spatialclaw_ros.sim.render import make_renderer
-
-    opts.validate()
+def clear_output(out_dir: Path | str, name: str, overwrite: bool) -> tuple[Path, Path]:
+    """The bag path and sidecar path for `name` in `out_dir`; refuses to replace them unless
+    `overwrite`, else removes what was there."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     bag_path = out_dir / name
@@ -149,11 +145,28 @@ def generate_scene(opts: SimOptions, out_dir: Path | str, name: str, *,
             raise FileExistsError(f"{bag_path} exists; pass overwrite=True (--force) to replace it")
         shutil.rmtree(bag_path, ignore_errors=True)
         side.unlink(missing_ok=True)
+    return bag_path, side
 
-    layout, model, data, truths, path, mount, _xml = build_world(opts)
-    label_of_geom = np.zeros(model.ngeom, np.uint16)
+
+def labels_by_geom(ngeom: int, truths: list) -> np.ndarray:
+    """Instance label (object id) of every MuJoCo geom; 0 for geoms of no object."""
+    label_of_geom = np.zeros(ngeom, np.uint16)
     for t in truths:
         label_of_geom[t.geom_ids] = t.id
+    return label_of_geom
+
+
+def generate_scene(opts: SimOptions, out_dir: Path | str, name: str, *,
+                   overwrite: bool = False) -> GeneratedScene:
+    """Render the scene along its path and write ``out_dir/name`` (MCAP bag) and its sidecar."""
+    from spatialclaw_ros.sim.questions import make_questions
+    from spatialclaw_ros.sim.render import make_renderer
+
+    opts.validate()
+    bag_path, side = clear_output(out_dir, name, overwrite)
+
+    layout, model, data, truths, path, mount, _xml = build_world(opts)
+    label_of_geom = labels_by_geom(model.ngeom, truths)
     K = intrinsics(opts.width, opts.height, opts.fovy_deg)
     T_base_optical = mount.T_base_optical()
     noise_rng = np.random.default_rng([opts.seed, 2])

@@ -27,7 +27,8 @@ from transforms3d.euler import euler2mat
 
 from spatialclaw_ros.sim.bag import TOPIC_TF, TOPIC_TF_STATIC, BagTransform, _qos, legend_json
 from spatialclaw_ros.sim.generate import (
-    SIDECAR_VERSION, START_STAMP_NS, SimOptions, _T_list, build_world, sidecar_path)
+    SIDECAR_VERSION, START_STAMP_NS, SimOptions, _T_list, build_world, clear_output, labels_by_geom,
+    sidecar_path)
 from spatialclaw_ros.sim.questions import MIN_VISIBLE_FRACTION, REL_TOL, _r
 from spatialclaw_ros.sim.scene import closest_distance
 from spatialclaw_ros.sim.trajectory import (
@@ -110,19 +111,9 @@ def generate_multicam_scene(opts: SimOptions, out_dir: Path | str, name: str, *,
     from spatialclaw_ros.sim.render import make_renderer
 
     opts.validate()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    bag_path = out_dir / name
-    side = sidecar_path(bag_path)
-    if bag_path.exists() or side.exists():
-        if not overwrite:
-            raise FileExistsError(f"{bag_path} exists; pass overwrite=True (--force) to replace it")
-        shutil.rmtree(bag_path, ignore_errors=True)
-        side.unlink(missing_ok=True)
+    bag_path, side = clear_output(out_dir, name, overwrite)
     layout, model, data, truths, path, mount, _xml = build_world(opts)
-    label_of_geom = np.zeros(model.ngeom, np.uint16)
-    for t in truths:
-        label_of_geom[t.geom_ids] = t.id
+    label_of_geom = labels_by_geom(model.ngeom, truths)
     K = intrinsics(opts.width, opts.height, opts.fovy_deg)
     duration = (opts.frames - 1) / opts.fps
     renderer, rendered_by = make_renderer(opts.renderer, model, data, opts.width, opts.height, K,
