@@ -18,6 +18,7 @@ setup:                 ## venv + ROS 2 $(DISTRO) wheels + launch/ros2cli + colco
 	SPATIALCLAW_ROS_DISTRO=$(DISTRO) VENV=$(VENV) bash scripts/setup.sh
 
 test: setup            ## the whole suite (vLLM and perception-model suites run separately: test-vllm, test-models)
+	$(PY) scripts/clean_stale_dds_shm.py
 	$(PY) -m pytest -q -m "not vllm_integration and not models and not sam3 and not gpu" test
 
 setup-models:          ## .venv-models: torch (CPU) + depth-anything-3 + onnx export tool chain (~3 GB, 3-6 min)
@@ -47,6 +48,7 @@ test-vllm: setup setup-vllm   ## a real vLLM server (tiny random-weight VLM on 1
 	VLLM_VENV=$(abspath $(VLLM_VENV)) $(PY) -m pytest -q -m vllm_integration test/vllm
 
 test-ros: setup        ## the ROS suite on $(DISTRO): node, action, params, `ros2 launch` + ros2 CLI verbs (make test-ros DISTRO=kilted)
+	$(PY) scripts/clean_stale_dds_shm.py
 	$(PY) -m pytest -q test/ros
 
 NUMPY1_VENV ?= .venv-numpy1

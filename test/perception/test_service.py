@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -112,9 +115,28 @@ def test_worker_death_is_a_clear_error_and_it_restarts(setup) -> None:
     w.ensure_started()
     pid = w.pid
     assert pid is not None
+    # Die while the request is in flight (a worker found dead between requests is restarted
+    # silently): stop it, send the request, and kill it once the request is on its way.
+    os.kill(pid, signal.SIGSTOP)
+    seq = w._seq  # noqa: SLF001
+    outcome: list[BaseException | None] = []
+
+    def ask() -> None:
+        try:
+            w.request("da3", arrays={"image": np.zeros((1, VIEWS, 3, NH, NW), np.float32)})
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            outcome.append(exc)
+
+    t = threading.Thread(target=ask, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 30
+    while w._seq == seq and time.monotonic() < deadline:  # noqa: SLF001
+        time.sleep(0.005)
     os.kill(pid, signal.SIGKILL)
-    with pytest.raises(PerceptionError, match="killed .*out of memory"):
-        w.request("da3", arrays={"image": np.zeros((1, VIEWS, 3, NH, NW), np.float32)})
+    t.join(60)
+    assert outcome and isinstance(outcome[0], PerceptionError), outcome
+    assert re.search("killed .*out of memory", str(outcome[0])), outcome[0]
     r = svc.reconstruct(frames[:2])                    # a fresh worker answers the next request
     assert r.mode == "tf" and w.restarts == 1 and w.pid not in (None, pid)
 
